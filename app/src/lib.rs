@@ -1,0 +1,71 @@
+//! Seam's web app: the pages, their components and the server functions they call.
+//!
+//! Built twice: with `ssr` into the server, which renders every page to HTML, and with
+//! `hydrate` into WebAssembly, which takes the server's HTML over in the browser. Server
+//! functions (in [`api`]) run on the server in both builds; the browser calls them over
+//! HTTP under `/rpc/`.
+
+pub mod api;
+pub mod dto;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::StaticSegment;
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The app's root: layout, navigation and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Effects run only in the browser, so this flips once the page is hydrated; browser
+    // tests wait for `data-hydrated="true"` before they interact.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Stylesheet id="seam" href="/pkg/seam.css"/>
+        <Title text="Seam"/>
+        <Router>
+            <div id="app" data-hydrated=move || hydrated.get().to_string()>
+                <header class="topbar">
+                    <A href="/" attr:class="brand">"Seam"</A>
+                    <nav>
+                        <A href="/">"Services"</A>
+                    </nav>
+                </header>
+                <main>
+                    <Routes fallback=|| view! { <pages::NotFound/> }>
+                        <Route path=StaticSegment("") view=pages::ServicesPage/>
+                    </Routes>
+                </main>
+            </div>
+        </Router>
+    }
+}
+
+/// The browser entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

@@ -1,0 +1,14 @@
+use leptos::prelude::*;
+
+/// Shown for any path no route matches; answered with status 404 on the server.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <h1>"Not found"</h1>
+        <p>"No page here. " <a href="/">"Back to the services"</a></p>
+    }
+}

@@ -1,0 +1,62 @@
+const { test, expect } = require('@playwright/test');
+const { waitForHydration, markDocument, expectSameDocument, registerOverApi } = require('./helpers');
+
+test.describe.configure({ mode: 'serial' });
+
+test('services registered over the API are server-rendered, and the filter works after hydration', async ({ page, request }) => {
+  await registerOverApi(request, { name: 'checkout', version: '1.4.0', owner: 'team-payments' });
+  await registerOverApi(request, { name: 'basket', version: '0.9.1', owner: 'team-shop' });
+
+  // The server's HTML already lists them, before any script runs.
+  const html = await (await request.get('/')).text();
+  expect(html).toContain('checkout');
+  expect(html).toContain('team-shop');
+
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  await page.goto('/');
+  await waitForHydration(page);
+  await markDocument(page);
+
+  const rows = page.locator('table.services tbody tr');
+  await expect(rows).toHaveCount(2);
+  await page.fill('#service-filter', 'pay');
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute('data-service', 'checkout');
+  await expect(page.locator('#service-count')).toHaveText('1 of 2 services');
+  await page.fill('#service-filter', '');
+  await expect(rows).toHaveCount(2);
+
+  await expectSameDocument(page);
+  expect(errors).toEqual([]);
+});
+
+test('the registration form shows validation errors inline and registers through a server function', async ({ page, request }) => {
+  await page.goto('/');
+  await waitForHydration(page);
+  await markDocument(page);
+
+  await page.fill('#register-name', 'search');
+  await page.fill('#register-version', 'v1.2');
+  await page.fill('#register-owner', 'team-discovery');
+  await page.click('#register-form button[type=submit]');
+
+  await expect(page.locator('#register-version-error')).toContainText('did you mean "1.2.0"?');
+  await expect(page.locator('#register-name-error')).toHaveText('');
+  await expectSameDocument(page);
+  // Refused means nothing was stored.
+  expect((await request.get('/api/v1/services/search')).status()).toBe(404);
+
+  await page.fill('#register-version', '1.2.0');
+  await page.click('#register-form button[type=submit]');
+  await expect(page.locator('#register-status')).toHaveText('Registered search 1.2.0');
+  await expect(page.locator('#register-version-error')).toHaveText('');
+  await expect(page.locator('tr[data-service="search"]')).toBeVisible();
+  await expectSameDocument(page);
+  expect((await request.get('/api/v1/services/search')).status()).toBe(200);
+
+  // A taken name is reported on the name field.
+  await page.click('#register-form button[type=submit]');
+  await expect(page.locator('#register-name-error')).toHaveText('"search" is already registered');
+  await page.screenshot({ path: 'test-results/services.png', fullPage: true });
+});

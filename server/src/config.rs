@@ -1,0 +1,229 @@
+//! Seam's configuration: one [`Config`], from command-line flags, `SEAM_*` environment
+//! variables and an optional TOML file, in that order of precedence, over defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+use seam_collectors::CollectorsConfig;
+
+/// The options of `seam serve`; each also reads a `SEAM_*` environment variable and a
+/// key of the same name in the configuration file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file; its keys are the long option names with `_` for `-`
+    #[arg(long, env = "SEAM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Directory for Seam's own files (the embedded SQLite database); created on first run
+    /// [default: seam-data]
+    #[arg(long, env = "SEAM_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address the HTTP server (dashboard, API, /metrics) listens on [default: 127.0.0.1:3000]
+    #[arg(long, env = "SEAM_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Database to use: postgres://USER:PASSWORD@HOST/DB for PostgreSQL, sqlite://PATH for
+    /// a SQLite file elsewhere; unset means DATA_DIR/seam.db
+    #[arg(long, env = "SEAM_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Log filter, as `info` or `seam_server=debug,sqlx=warn` [default: info]
+    #[arg(long, env = "SEAM_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// Log line format [default: text]
+    #[arg(long, env = "SEAM_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+
+    /// OTLP/HTTP endpoint that Seam exports its own traces to, as http://HOST:4318;
+    /// unset (the default) exports nothing
+    #[arg(long, env = "SEAM_OTLP_ENDPOINT", value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Directory of the built web assets (pkg/seam.js, pkg/seam_bg.wasm, pkg/seam.css)
+    /// [default: ../site next to the binary's directory, else target/site]
+    #[arg(long, env = "SEAM_SITE_ROOT", value_name = "DIR")]
+    pub site_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The configuration file; every key is optional and unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    log_level: Option<String>,
+    log_format: Option<LogFormat>,
+    otlp_endpoint: Option<String>,
+    site_root: Option<PathBuf>,
+    #[serde(default)]
+    collectors: CollectorsConfig,
+}
+
+/// Seam's resolved configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub database_url: Option<String>,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub otlp_endpoint: Option<String>,
+    pub site_root: PathBuf,
+    pub collectors: CollectorsConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid otlp_endpoint {0:?}: expected an http:// or https:// URL")]
+    OtlpEndpoint(String),
+}
+
+impl Config {
+    /// Resolves the configuration: flags and environment (already merged by clap), then
+    /// the file named by `--config`, then defaults.
+    pub fn resolve(args: ServeArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let otlp_endpoint = args
+            .otlp_endpoint
+            .or(file.otlp_endpoint)
+            .filter(|s| !s.is_empty());
+        if let Some(endpoint) = &otlp_endpoint {
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return Err(ConfigError::OtlpEndpoint(endpoint.clone()));
+            }
+        }
+        Ok(Config {
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("seam-data")),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 3000))),
+            database_url: args
+                .database_url
+                .or(file.database_url)
+                .filter(|s| !s.is_empty()),
+            log_level: args
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_owned()),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            otlp_endpoint,
+            site_root: args
+                .site_root
+                .or(file.site_root)
+                .unwrap_or_else(default_site_root),
+            collectors: file.collectors,
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|err| ConfigError::Parse {
+        path: path.to_owned(),
+        message: err.to_string().trim_end().replace('\n', " "),
+    })
+}
+
+/// `target/site` beside `target/debug/seam`, wherever the target directory is; else
+/// `target/site` under the working directory.
+fn default_site_root() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .filter(|dir| dir.join("pkg").is_dir())
+        .unwrap_or_else(|| PathBuf::from("target/site"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn defaults_without_any_input() {
+        let config = Config::resolve(ServeArgs::default()).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("seam-data"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database_url, None);
+        assert_eq!(config.log_level, "info");
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.otlp_endpoint, None);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file = write(
+            "listen = \"0.0.0.0:8080\"\nlog_level = \"debug\"\ndata_dir = \"/var/lib/seam\"\n",
+        );
+        let args = ServeArgs {
+            config: Some(file.path().to_owned()),
+            listen: Some("127.0.0.1:9000".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let config = Config::resolve(args).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(config.log_level, "debug");
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/seam"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_the_file_and_line() {
+        let file = write("listen = \"127.0.0.1:1\"\nlisten_port = 3\n");
+        let err = Config::resolve(ServeArgs {
+            config: Some(file.path().to_owned()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(&file.path().display().to_string()), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("unknown field `listen_port`"), "{err}");
+    }
+
+    #[test]
+    fn otlp_endpoint_must_be_a_url() {
+        let err = Config::resolve(ServeArgs {
+            otlp_endpoint: Some("localhost:4318".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::OtlpEndpoint(_)));
+    }
+}

@@ -1,0 +1,115 @@
+//! The `seam` server: configuration, self-telemetry, the HTTP surface and start-up.
+//!
+//! `main.rs` parses the command line and calls [`serve`]; integration tests call
+//! [`start`] on `127.0.0.1:0` and talk to it over real HTTP.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+
+use leptos::prelude::LeptosOptions;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::metrics::Metrics;
+
+/// A started server.
+pub struct Running {
+    /// The address it listens on (the real port when the configured one was 0).
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets open requests finish, and waits.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.map_err(std::io::Error::other)?
+    }
+
+    /// Waits until the server stops on its own (it does not, short of an error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+
+    /// Handle for stopping the server from elsewhere (for example a signal handler).
+    pub fn stopper(&self) -> tokio::sync::watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Opens the store, binds the listener and starts serving; returns once the listener is
+/// bound, so callers may connect right away.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    use anyhow::Context;
+
+    let store = seam_store::open(config.database_url.as_deref(), &config.data_dir)
+        .await
+        .context("cannot open the store")?;
+    let leptos_options = LeptosOptions::builder()
+        .output_name("seam")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let state = AppState {
+        leptos_options,
+        store,
+        metrics: Metrics::new(),
+    };
+    let router = http::router(state);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, site_root = %config.site_root.display(), "seam listening");
+    Ok(Running {
+        addr,
+        shutdown,
+        task,
+    })
+}
+
+/// Runs Seam until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let _collectors = seam_collectors::spawn(&config.collectors);
+    let running = start(&config).await?;
+    println!("seam is up: http://{}", running.addr);
+    let stopper = running.stopper();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        let _ = stopper.send(true);
+    });
+    running.wait().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

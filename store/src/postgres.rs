@@ -1,0 +1,31 @@
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+use crate::queries::impl_store;
+use crate::{Backend, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// The production store on PostgreSQL, shareable by several Seam replicas.
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and migrates the database (sqlx takes an advisory lock, so
+    /// replicas starting together migrate once).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        tracing::info!(url = %crate::redact(url), "postgres store opened");
+        Ok(Self { pool })
+    }
+}
+
+impl_store!(PostgresStore, Backend::Postgres);
