@@ -12,7 +12,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::StaticSegment;
+use leptos_router::{SsrMode, StaticSegment};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -33,6 +33,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The app's root: layout, navigation and routes.
+///
+/// Pages render with [`SsrMode::Async`]: the server waits for their data, so the HTML
+/// is complete for curl, crawlers and users without JavaScript.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -54,7 +57,7 @@ pub fn App() -> impl IntoView {
                 </header>
                 <main>
                     <Routes fallback=|| view! { <pages::NotFound/> }>
-                        <Route path=StaticSegment("") view=pages::ServicesPage/>
+                        <Route path=StaticSegment("") view=pages::ServicesPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>
