@@ -149,8 +149,8 @@ async fn bad_bodies_are_refused_with_the_field_and_reason_and_store_nothing() {
         StatusCode::BAD_REQUEST,
         json!({"error": {
             "code": "invalid_json",
-            "message": "invalid JSON at line 1, column 48: unknown field `colour`, expected one of `name`, `version`, `owner`",
-            "line": 1, "column": 48
+            "message": "invalid JSON at line 1, column 50: unknown field `colour`, expected one of `name`, `version`, `owner`",
+            "line": 1, "column": 50
         }}),
     )
     .await;
