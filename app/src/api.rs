@@ -5,7 +5,9 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{RegisterOutcome, ServiceRow};
+use crate::dto::{
+    DiffLine, DomainRow, ManifestCheck, RegisterOutcome, ServiceDetail, ServiceRow, TeamRow,
+};
 
 #[cfg(feature = "ssr")]
 fn store() -> Result<seam_store::SharedStore, ServerFnError> {
@@ -13,13 +15,15 @@ fn store() -> Result<seam_store::SharedStore, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("store missing from the request context"))
 }
 
+#[cfg(feature = "ssr")]
+fn internal(err: impl std::fmt::Display) -> ServerFnError {
+    ServerFnError::new(err.to_string())
+}
+
 /// Returns every registered service, ordered by name.
 #[server(prefix = "/rpc")]
 pub async fn list_services() -> Result<Vec<ServiceRow>, ServerFnError> {
-    let records = store()?
-        .list_services()
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
+    let records = store()?.list_services().await.map_err(internal)?;
     Ok(records.into_iter().map(ServiceRow::from).collect())
 }
 
@@ -49,6 +53,89 @@ pub async fn register_service(
             field: "name".into(),
             message: format!("{name:?} is already registered"),
         }])),
-        Err(err) => Err(ServerFnError::new(err.to_string())),
+        Err(err) => Err(internal(err)),
     }
+}
+
+/// Returns what the service page shows, or `None` for an unknown service.
+#[server(prefix = "/rpc")]
+pub async fn get_service_detail(name: String) -> Result<Option<ServiceDetail>, ServerFnError> {
+    let store = store()?;
+    let Some(record) = store.get_service(&name).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    let all = store.list_services().await.map_err(internal)?;
+    let history = store.service_history(&name).await.map_err(internal)?;
+    Ok(Some(crate::detail::build(record, &all, history)))
+}
+
+/// Returns the line diff between two revisions of a service's manifest.
+#[server(prefix = "/rpc")]
+pub async fn manifest_diff(
+    name: String,
+    from: i64,
+    to: i64,
+) -> Result<Vec<DiffLine>, ServerFnError> {
+    let history = store()?.service_history(&name).await.map_err(internal)?;
+    let text = |revision: i64| {
+        history
+            .iter()
+            .find(|r| r.revision == revision)
+            .map(crate::detail::pretty_manifest)
+            .ok_or_else(|| ServerFnError::new(format!("{name} has no revision {revision}")))
+    };
+    Ok(crate::diff::lines(&text(from)?, &text(to)?))
+}
+
+/// Returns every team with what it owns.
+#[server(prefix = "/rpc")]
+pub async fn teams_overview() -> Result<Vec<TeamRow>, ServerFnError> {
+    let store = store()?;
+    let services = store.list_services().await.map_err(internal)?;
+    let mut entities = Vec::new();
+    for kind in ["team", "system", "domain", "api"] {
+        entities.extend(store.list_entities(kind).await.map_err(internal)?);
+    }
+    Ok(crate::detail::teams(&services, &entities))
+}
+
+/// Returns every domain (bounded context) with its systems and services.
+#[server(prefix = "/rpc")]
+pub async fn domains_overview() -> Result<Vec<DomainRow>, ServerFnError> {
+    let store = store()?;
+    let services = store.list_services().await.map_err(internal)?;
+    let mut entities = store.list_entities("domain").await.map_err(internal)?;
+    entities.extend(store.list_entities("system").await.map_err(internal)?);
+    Ok(crate::detail::domains(&services, &entities))
+}
+
+/// Checks a pasted manifest (Seam format or Backstage descriptors); with `apply`, also
+/// registers it when it has no errors, in one transaction.
+#[server(prefix = "/rpc")]
+pub async fn check_manifest(text: String, apply: bool) -> Result<ManifestCheck, ServerFnError> {
+    use seam_catalog::manifest::{self, Input, Limits};
+
+    let loaded = manifest::load(
+        &[Input {
+            name: "manifest",
+            text: &text,
+        }],
+        &Limits::default(),
+    );
+    let mut check = crate::detail::check_of(&loaded);
+    if apply && !loaded.has_errors() {
+        let changes = store()?
+            .apply_catalog(&loaded.catalog, "web", chrono::Utc::now())
+            .await
+            .map_err(internal)?;
+        check.changes = changes
+            .into_iter()
+            .map(|c| crate::dto::ChangeRow {
+                kind: c.kind.to_owned(),
+                name: c.name,
+                change: c.change.as_str().to_owned(),
+            })
+            .collect();
+    }
+    Ok(check)
 }

@@ -11,8 +11,13 @@ pub struct ServiceRow {
     pub name: String,
     pub version: String,
     pub owner: String,
+    pub domain: String,
+    pub system: String,
+    pub lifecycle: String,
+    pub kind: String,
     /// When the service was registered, UTC, `YYYY-MM-DD HH:MM`.
     pub registered_at: String,
+    pub updated_at: String,
 }
 
 impl ServiceRow {
@@ -29,9 +34,14 @@ impl From<seam_store::ServiceRecord> for ServiceRow {
     fn from(record: seam_store::ServiceRecord) -> Self {
         ServiceRow {
             name: record.name,
-            version: record.version,
+            version: record.version.unwrap_or_default(),
             owner: record.owner,
+            domain: record.domain.unwrap_or_default(),
+            system: record.system.unwrap_or_default(),
+            lifecycle: record.lifecycle,
+            kind: record.kind,
             registered_at: record.registered_at.format("%Y-%m-%d %H:%M").to_string(),
+            updated_at: record.updated_at.format("%Y-%m-%d %H:%M").to_string(),
         }
     }
 }
@@ -44,6 +54,137 @@ pub enum RegisterOutcome {
     Invalid(Vec<FieldError>),
 }
 
+/// An API a service provides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiRow {
+    pub name: String,
+    pub version: String,
+    pub protocol: String,
+}
+
+/// One declared dependency, seen from either end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependencyRow {
+    /// The other service (empty when only an API is named).
+    pub service: String,
+    pub api: String,
+    pub version_req: String,
+    pub mode: String,
+    pub protocol: String,
+    /// Whether the other end is registered in the catalog.
+    pub known: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatastoreRow {
+    pub name: String,
+    pub kind: String,
+    pub access: String,
+    /// Other services that declare the same datastore.
+    pub shared_with: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceRow {
+    pub base_url: String,
+    pub metrics_url: String,
+    pub health_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionRow {
+    pub revision: i64,
+    pub source: String,
+    pub valid_from: String,
+    /// Empty while current.
+    pub valid_to: String,
+}
+
+/// Everything the service page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceDetail {
+    pub row: ServiceRow,
+    pub description: String,
+    pub links: Vec<(String, String)>,
+    pub instances: Vec<InstanceRow>,
+    pub provides: Vec<ApiRow>,
+    pub consumes: Vec<DependencyRow>,
+    pub consumers: Vec<DependencyRow>,
+    pub datastores: Vec<DatastoreRow>,
+    pub libraries: Vec<(String, String)>,
+    pub revisions: Vec<RevisionRow>,
+    /// The current manifest as pretty JSON.
+    pub manifest_json: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiffKind {
+    Same,
+    Added,
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffLine {
+    pub kind: DiffKind,
+    pub text: String,
+}
+
+/// A team and what it owns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRow {
+    pub name: String,
+    pub parent: String,
+    pub services: Vec<String>,
+    pub systems: Vec<String>,
+    pub domains: Vec<String>,
+    pub apis: Vec<String>,
+}
+
+/// A domain (bounded context), its systems and services.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRow {
+    pub name: String,
+    pub owner: String,
+    pub description: String,
+    pub systems: Vec<String>,
+    pub services: Vec<String>,
+}
+
+/// One finding about a pasted manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiagnosticRow {
+    pub error: bool,
+    pub document: usize,
+    pub line: usize,
+    pub column: usize,
+    pub path: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    pub kind: String,
+    pub name: String,
+    pub change: String,
+}
+
+/// What checking (and, when asked, applying) a pasted manifest found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ManifestCheck {
+    pub diagnostics: Vec<DiagnosticRow>,
+    pub services: usize,
+    pub entities: usize,
+    /// Filled when the manifest was applied.
+    pub changes: Vec<ChangeRow>,
+}
+
+impl ManifestCheck {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.error)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,7 +195,12 @@ mod tests {
             name: "Checkout".into(),
             version: "1.0.0".into(),
             owner: "team-payments".into(),
+            domain: String::new(),
+            system: String::new(),
+            lifecycle: "production".into(),
+            kind: "service".into(),
             registered_at: String::new(),
+            updated_at: String::new(),
         };
         assert!(row.matches(""));
         assert!(row.matches("check"));

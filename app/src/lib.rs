@@ -6,13 +6,17 @@
 //! HTTP under `/rpc/`.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+mod detail;
+#[cfg(feature = "ssr")]
+mod diff;
 pub mod dto;
 mod pages;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,12 +56,23 @@ pub fn App() -> impl IntoView {
                 <header class="topbar">
                     <A href="/" attr:class="brand">"Seam"</A>
                     <nav>
-                        <A href="/">"Services"</A>
+                        <A href="/" exact=true>"Services"</A>
+                        <A href="/teams">"Teams"</A>
+                        <A href="/domains">"Domains"</A>
+                        <A href="/register">"Register"</A>
                     </nav>
                 </header>
                 <main>
                     <Routes fallback=|| view! { <pages::NotFound/> }>
                         <Route path=StaticSegment("") view=pages::ServicesPage ssr=SsrMode::Async/>
+                        <Route
+                            path=(StaticSegment("services"), ParamSegment("name"))
+                            view=pages::ServicePage
+                            ssr=SsrMode::Async
+                        />
+                        <Route path=StaticSegment("teams") view=pages::TeamsPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("domains") view=pages::DomainsPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("register") view=pages::RegisterPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>

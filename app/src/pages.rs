@@ -1,7 +1,15 @@
 //! One module per page.
 
+mod domains;
 mod not_found;
+mod register;
+mod service;
 mod services;
+mod teams;
 
+pub use domains::DomainsPage;
 pub use not_found::NotFound;
+pub use register::RegisterPage;
+pub use service::ServicePage;
 pub use services::ServicesPage;
+pub use teams::TeamsPage;

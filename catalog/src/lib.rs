@@ -4,8 +4,12 @@
 //! the server (which validates what arrives over HTTP) and the web app (which validates
 //! what a user types, in the browser, before sending it).
 
+pub mod manifest;
 mod service;
 mod validate;
 
 pub use service::{NewService, ServiceDraft};
-pub use validate::{FieldError, Issues, NAME_MAX_LEN, OWNER_MAX_LEN, VERSION_MAX_LEN};
+pub use validate::{
+    is_entity_name, lenient_version, FieldError, Issues, NAME_MAX_LEN, OWNER_MAX_LEN,
+    VERSION_MAX_LEN,
+};

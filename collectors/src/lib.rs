@@ -2,26 +2,49 @@
 //!
 //! Each collector is a config struct (serde, unknown fields refused, one doc comment per
 //! field, which is the user documentation) plus a function that builds its task, in the
-//! manner of Vector's sources. Collectors know nothing of the database: they hand what
-//! they gather to a sink the server gives them.
-//!
-//! The set is empty in this first version: manifest discovery, the metrics scraper and
-//! the OTLP receivers arrive as their own modules, each added to [`CollectorsConfig`]
-//! and [`spawn`].
+//! manner of Vector's sources. Collectors know nothing of the database or of manifest
+//! syntax: they hand what they fetch, as raw text with its origin, to a channel the
+//! server gives them, where the same validation as every other input applies.
+
+pub mod directory;
+pub mod discovery;
 
 use serde::Deserialize;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+/// Manifest text fetched by a collector, not yet parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestBatch {
+    /// `discovery` or `directory`: stored as the revision's source.
+    pub source: &'static str,
+    /// Where the text came from (URL or file path), for messages.
+    pub origin: String,
+    pub text: String,
+}
+
+/// Where collectors send what they fetch.
+pub type ManifestSink = mpsc::Sender<ManifestBatch>;
 
 /// The `[collectors]` table of Seam's configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CollectorsConfig {}
+pub struct CollectorsConfig {
+    /// Manifests that services serve themselves, fetched from their base URLs.
+    pub discovery: Option<discovery::DiscoveryConfig>,
+    /// A directory of manifest files kept in git (GitOps), watched for changes.
+    pub directory: Option<directory::DirectoryConfig>,
+}
 
-/// Starts every configured collector; the tasks end when the returned set is dropped
-/// (which aborts them) or when they finish on their own.
-pub fn spawn(config: &CollectorsConfig) -> JoinSet<()> {
-    let CollectorsConfig {} = config;
-    let tasks = JoinSet::new();
+/// Starts every configured collector; the tasks stop when the returned set is dropped.
+pub fn spawn(config: &CollectorsConfig, sink: ManifestSink) -> JoinSet<()> {
+    let mut tasks = JoinSet::new();
+    if let Some(discovery) = &config.discovery {
+        tasks.spawn(discovery::run(discovery.clone(), sink.clone()));
+    }
+    if let Some(directory) = &config.directory {
+        tasks.spawn(directory::run(directory.clone(), sink));
+    }
     tracing::info!(collectors = tasks.len(), "collectors started");
     tasks
 }
@@ -38,5 +61,18 @@ mod tests {
                 .contains("unknown field `scrape_everything`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn config_reads_both_collectors() {
+        let config: CollectorsConfig = toml::from_str(
+            "[discovery]\ntargets = [\"http://127.0.0.1:8080\"]\n[directory]\npath = \"manifests\"\n",
+        )
+        .unwrap();
+        let discovery = config.discovery.unwrap();
+        assert_eq!(discovery.targets, ["http://127.0.0.1:8080"]);
+        assert_eq!(discovery.path, "/.well-known/seam/manifest.yaml");
+        assert_eq!(discovery.interval_secs, 60);
+        assert_eq!(config.directory.unwrap().path.to_str(), Some("manifests"));
     }
 }

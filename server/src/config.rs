@@ -44,6 +44,17 @@ pub struct ServeArgs {
     #[arg(long, env = "SEAM_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
 
+    /// Bearer token that write calls of the API (register, delete) must carry; repeat the
+    /// flag or separate with commas for several. Unset: write calls are open (a warning
+    /// is logged at start-up)
+    #[arg(
+        long = "api-token",
+        env = "SEAM_API_TOKENS",
+        value_name = "TOKEN",
+        value_delimiter = ','
+    )]
+    pub api_tokens: Vec<String>,
+
     /// Directory of the built web assets (pkg/seam.js, pkg/seam_bg.wasm, pkg/seam.css)
     /// [default: ../site next to the binary's directory, else target/site]
     #[arg(long, env = "SEAM_SITE_ROOT", value_name = "DIR")]
@@ -69,6 +80,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     otlp_endpoint: Option<String>,
     site_root: Option<PathBuf>,
+    api_tokens: Option<Vec<String>>,
     #[serde(default)]
     collectors: CollectorsConfig,
 }
@@ -83,6 +95,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub otlp_endpoint: Option<String>,
     pub site_root: PathBuf,
+    /// Tokens accepted on write calls; empty means write calls need none.
+    pub api_tokens: Vec<String>,
     pub collectors: CollectorsConfig,
 }
 
@@ -140,6 +154,15 @@ impl Config {
                 .site_root
                 .or(file.site_root)
                 .unwrap_or_else(default_site_root),
+            api_tokens: if args.api_tokens.is_empty() {
+                file.api_tokens.unwrap_or_default()
+            } else {
+                args.api_tokens
+            }
+            .into_iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
             collectors: file.collectors,
         })
     }

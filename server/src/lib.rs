@@ -3,8 +3,10 @@
 //! `main.rs` parses the command line and calls [`serve`]; integration tests call
 //! [`start`] on `127.0.0.1:0` and talk to it over real HTTP.
 
+pub mod cli;
 pub mod config;
 pub mod http;
+pub mod ingest;
 pub mod metrics;
 pub mod telemetry;
 
@@ -24,6 +26,8 @@ pub struct Running {
     pub addr: SocketAddr,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The collectors and the ingest task; aborted when the server is dropped.
+    _background: tokio::task::JoinSet<()>,
 }
 
 impl Running {
@@ -62,7 +66,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         leptos_options,
         store,
         metrics: Metrics::new(),
+        api_tokens: config.api_tokens.clone().into(),
     };
+    if config.api_tokens.is_empty() {
+        tracing::warn!(
+            "no api token configured: write calls of the api are open to anyone who can reach seam"
+        );
+    }
+    let (sink, batches) = tokio::sync::mpsc::channel(64);
+    let mut background = seam_collectors::spawn(&config.collectors, sink);
+    background.spawn(ingest::run(batches, state.store.clone()));
     let router = http::router(state);
     let listener = TcpListener::bind(config.listen)
         .await
@@ -81,12 +94,12 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         addr,
         shutdown,
         task,
+        _background: background,
     })
 }
 
 /// Runs Seam until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let _collectors = seam_collectors::spawn(&config.collectors);
     let running = start(&config).await?;
     println!("seam is up: http://{}", running.addr);
     let stopper = running.stopper();

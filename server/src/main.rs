@@ -1,6 +1,9 @@
 //! The `seam` command.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+use seam_server::cli::{LintArgs, RegisterArgs};
 use seam_server::config::{Config, ServeArgs};
 
 /// Seam: architecture governance and observability for microservice systems.
@@ -20,24 +23,31 @@ struct Cli {
 enum Command {
     /// Serves the dashboard, the API and /metrics (the default)
     Serve(ServeArgs),
+    /// Checks manifest files offline; exits 0 when all are valid, 1 otherwise
+    Lint(LintArgs),
+    /// Checks manifest files, then registers them with a Seam server in one transaction
+    Register(RegisterArgs),
 }
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Serve(args)) => args,
-        None => cli.serve,
+    let result = match cli.command {
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+        Some(Command::Lint(args)) => Ok(seam_server::cli::lint(&args)),
+        Some(Command::Register(args)) => register(&args),
     };
-    match run(args) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("seam: {err:#}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
 
-fn run(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: ServeArgs) -> anyhow::Result<bool> {
     let config = Config::resolve(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -51,6 +61,13 @@ fn run(args: ServeArgs) -> anyhow::Result<()> {
         let result = seam_server::serve(config).await;
         // The batch exporter flushes on a thread of its own; let it finish off the runtime.
         tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
-        result
+        result.map(|()| true)
     })
+}
+
+fn register(args: &RegisterArgs) -> anyhow::Result<bool> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(seam_server::cli::register(args))
 }

@@ -16,8 +16,16 @@ struct TestServer {
 
 impl TestServer {
     async fn start() -> TestServer {
+        Self::start_with_tokens(Vec::new()).await
+    }
+
+    async fn start_with_tokens(api_tokens: Vec<String>) -> TestServer {
+        Self::start_with(|config| config.api_tokens = api_tokens).await
+    }
+
+    async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let data = tempfile::tempdir().unwrap();
-        let config = Config {
+        let mut config = Config {
             data_dir: data.path().to_owned(),
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: None,
@@ -25,8 +33,10 @@ impl TestServer {
             log_format: LogFormat::Text,
             otlp_endpoint: None,
             site_root: PathBuf::from("target/site"),
+            api_tokens: Vec::new(),
             collectors: Default::default(),
         };
+        adjust(&mut config);
         let running = seam_server::start(&config).await.expect("server starts");
         TestServer {
             base: format!("http://{}", running.addr),
@@ -49,6 +59,20 @@ impl TestServer {
             .send()
             .await
             .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn put_manifest(&self, body: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .put(self.url("/api/v1/manifests"))
+            .header("content-type", "application/yaml")
+            .body(body.to_owned());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -262,4 +286,326 @@ async fn health_readiness_and_own_metrics() {
     ] {
         assert!(text.contains(&expected), "missing {expected} in\n{text}");
     }
+}
+
+const CHECKOUT: &str = "apiVersion: seam.dev/v1
+kind: Service
+metadata:
+  name: checkout
+spec:
+  version: 1.4.0
+  owner: team-payments
+  domain: commerce
+  lifecycle: production
+  consumes:
+    - service: payments
+      version: \"^2.1\"
+---
+apiVersion: seam.dev/v1
+kind: Service
+metadata:
+  name: payments
+spec:
+  version: 2.3.0
+  owner: team-payments
+  domain: finance
+  lifecycle: production
+";
+
+fn changes(body: &Value) -> Vec<String> {
+    body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                c["change"].as_str().unwrap(),
+                c["kind"].as_str().unwrap(),
+                c["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn manifests_upsert_idempotently_with_history() {
+    let server = TestServer::start().await;
+    let (status, body) = server.put_manifest(CHECKOUT, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        changes(&body),
+        ["created service checkout", "created service payments"]
+    );
+
+    let (status, body) = server.put_manifest(CHECKOUT, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        changes(&body),
+        ["unchanged service checkout", "unchanged service payments"]
+    );
+
+    let (status, body) = server
+        .put_manifest(&CHECKOUT.replace("1.4.0", "1.5.0"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        changes(&body),
+        ["updated service checkout", "unchanged service payments"]
+    );
+
+    let (_, one) = server.get_json("/api/v1/services/checkout").await;
+    assert_eq!(one["version"], "1.5.0");
+    assert_eq!(one["revision"], 2);
+    assert_eq!(one["manifest"]["consumes"][0]["service"], "payments");
+    assert_eq!(one["manifest"]["consumes"][0]["version_req"], "^2.1");
+
+    let (status, history) = server.get_json("/api/v1/services/checkout/history").await;
+    assert_eq!(status, StatusCode::OK);
+    let revisions = history["revisions"].as_array().unwrap();
+    assert_eq!(revisions.len(), 2);
+    assert_eq!(revisions[0]["manifest"]["version"], "1.4.0");
+    assert!(revisions[0]["valid_to"].is_string());
+    assert!(revisions[1]["valid_to"].is_null());
+
+    // Filters and paging.
+    let (_, list) = server.get_json("/api/v1/services?domain=finance").await;
+    assert_eq!(list["total"], 1);
+    assert_eq!(list["services"][0]["name"], "payments");
+    let (_, list) = server
+        .get_json("/api/v1/services?owner=team-payments&sort=name&order=desc&limit=1")
+        .await;
+    assert_eq!(
+        (list["total"].as_i64(), list["services"][0]["name"].as_str()),
+        (Some(2), Some("payments"))
+    );
+    let (status, err) = server.get_json("/api/v1/services?sort=colour").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["code"], "invalid_query");
+    let (status, _) = server.get_json("/api/v1/services?colour=red").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Delete keeps the history.
+    let response = server
+        .client
+        .delete(server.url("/api/v1/services/checkout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.get_json("/api/v1/services/checkout").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, history) = server.get_json("/api/v1/services/checkout/history").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(history["revisions"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn invalid_manifests_are_refused_with_positions_and_store_nothing() {
+    let server = TestServer::start().await;
+    let broken = CHECKOUT.replace("version: 2.3.0", "version: v2.3");
+    let (status, body) = server.put_manifest(&broken, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_manifest");
+    let diagnostics = body["error"]["diagnostics"].as_array().unwrap();
+    let error = diagnostics
+        .iter()
+        .find(|d| d["severity"] == "error")
+        .unwrap();
+    assert_eq!(error["file"], "request body");
+    assert_eq!(error["document"], 2);
+    assert_eq!(error["line"], 19);
+    assert_eq!(error["path"], "spec.version");
+    assert!(
+        error["message"].as_str().unwrap().contains("2.3.0"),
+        "{error}"
+    );
+    assert!(
+        server.service_names().await.is_empty(),
+        "nothing of the batch was stored"
+    );
+
+    let (status, body) = server.put_manifest("{ not: [yaml", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["diagnostics"][0]["line"], 1);
+
+    let response = server
+        .client
+        .put(server.url("/api/v1/manifests"))
+        .header("content-type", "application/xml")
+        .body("<service/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let (status, schema) = server.get_json("/api/v1/schema/manifest").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(schema["properties"]["spec"].is_object(), "{schema}");
+}
+
+#[tokio::test]
+async fn write_calls_need_a_token_when_tokens_are_configured() {
+    let server = TestServer::start_with_tokens(vec!["s3cret".into()]).await;
+    let (status, body) = server.put_manifest(CHECKOUT, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    assert_eq!(
+        server.put_manifest(CHECKOUT, Some("wrong")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server
+            .post_json(
+                "/api/v1/services",
+                r#"{"name":"a","version":"1.0.0","owner":"t"}"#
+            )
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let response = server
+        .client
+        .delete(server.url("/api/v1/services/checkout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(server.service_names().await.is_empty());
+
+    assert_eq!(
+        server.put_manifest(CHECKOUT, Some("s3cret")).await.0,
+        StatusCode::OK
+    );
+    // Reads stay open.
+    assert_eq!(server.service_names().await, ["checkout", "payments"]);
+}
+
+// The CLI runs as a child process and the test waits for it; the server needs a thread
+// of its own meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_lints_offline_and_registers_with_the_server() {
+    let server = TestServer::start_with_tokens(vec!["t0ken".into()]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&good, CHECKOUT).unwrap();
+    std::fs::write(
+        &bad,
+        CHECKOUT.replace(
+            "owner: team-payments\n  domain: finance",
+            "owner: team-payments\n  domain: finance\n  colour: red",
+        ),
+    )
+    .unwrap();
+    let seam = env!("CARGO_BIN_EXE_seam");
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(seam)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+
+    let (code, out) = run(&["lint", good.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.starts_with("ok: 1 file(s), 2 service(s)"), "{out}");
+
+    let (code, out) = run(&["lint", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!(
+            "{}:22:3: error: document 2, spec.colour: ",
+            bad.display()
+        )),
+        "{out}"
+    );
+
+    let (code, out) = run(&["lint", "--format", "json", bad.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["diagnostics"][0]["path"], "spec.colour");
+
+    let (code, out) = run(&[
+        "register",
+        bad.to_str().unwrap(),
+        "--server",
+        &server.base,
+        "--token",
+        "t0ken",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        server.service_names().await.is_empty(),
+        "an invalid file is never sent"
+    );
+
+    let (code, out) = run(&[
+        "register",
+        good.to_str().unwrap(),
+        "--server",
+        &server.base,
+        "--token",
+        "wrong",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+
+    let (code, out) = run(&[
+        "register",
+        good.to_str().unwrap(),
+        "--server",
+        &server.base,
+        "--token",
+        "t0ken",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("created service checkout (revision 1)"),
+        "{out}"
+    );
+    let (_, one) = server.get_json("/api/v1/services/checkout").await;
+    assert_eq!(one["source"], "cli");
+}
+
+#[tokio::test]
+async fn the_directory_collector_registers_manifest_files() {
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(manifests.path().join("checkout.yaml"), CHECKOUT).unwrap();
+    std::fs::write(
+        manifests.path().join("broken.yaml"),
+        "apiVersion: seam.dev/v1\nkind: Service\n",
+    )
+    .unwrap();
+    let dir = manifests.path().to_owned();
+    let server = TestServer::start_with(move |config| {
+        config.collectors.directory = Some(seam_collectors::directory::DirectoryConfig {
+            path: dir,
+            interval_secs: 1,
+            max_bytes: 1 << 20,
+            max_files: 100,
+        });
+    })
+    .await;
+    let mut names = Vec::new();
+    for _ in 0..50 {
+        names = server.service_names().await;
+        if names.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        names,
+        ["checkout", "payments"],
+        "the broken file changed nothing"
+    );
+    let (_, one) = server.get_json("/api/v1/services/checkout").await;
+    assert_eq!(one["source"], "directory");
 }

@@ -46,6 +46,7 @@ async fn spans_reach_the_configured_otlp_endpoint() {
         log_format: LogFormat::Text,
         otlp_endpoint: Some(endpoint),
         site_root: PathBuf::from("target/site"),
+        api_tokens: Vec::new(),
         collectors: Default::default(),
     };
     let running = seam_server::start(&config).await.unwrap();

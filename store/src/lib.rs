@@ -15,20 +15,161 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use seam_catalog::manifest::{Catalog, ServiceManifest, SourceFormat};
 use seam_catalog::NewService;
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// A service as stored in the catalog.
+/// A service as stored in the catalog: the current revision of its manifest, with the
+/// fields that lists filter and sort on in columns of their own.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ServiceRecord {
     pub id: i64,
     pub name: String,
-    pub version: String,
+    pub version: Option<String>,
     pub owner: String,
+    pub domain: Option<String>,
+    pub system: Option<String>,
+    pub lifecycle: String,
+    pub kind: String,
+    pub description: Option<String>,
+    /// How the current revision arrived: `api`, `web`, `cli`, `discovery`, `directory`.
+    pub source: String,
+    /// The current manifest, as JSON of [`ServiceManifest`].
+    pub manifest: String,
+    pub revision: i64,
     pub registered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl ServiceRecord {
+    /// The current manifest; `None` only if the stored JSON is not a manifest.
+    pub fn manifest(&self) -> Option<ServiceManifest> {
+        serde_json::from_str(&self.manifest).ok()
+    }
+}
+
+/// One accepted revision of a service's manifest, valid from `valid_from` until
+/// `valid_to` (open while current).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevisionRecord {
+    pub service: String,
+    pub revision: i64,
+    pub manifest: String,
+    pub source: String,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+impl RevisionRecord {
+    pub fn manifest(&self) -> Option<ServiceManifest> {
+        serde_json::from_str(&self.manifest).ok()
+    }
+}
+
+/// A catalog entity other than a service: `api`, `system`, `domain`, `team`, `resource`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EntityRecord {
+    pub kind: String,
+    pub name: String,
+    pub owner: Option<String>,
+    /// The entity as JSON of its catalog type (`SystemEntity`, `TeamEntity`, ...).
+    pub spec: String,
+    pub source: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What applying a catalog did to one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "created",
+            ChangeKind::Updated => "updated",
+            ChangeKind::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `service`, `api`, `system`, `domain`, `team` or `resource`.
+    pub kind: &'static str,
+    pub name: String,
+    pub change: ChangeKind,
+    /// The service's manifest revision after the change (services only).
+    pub revision: Option<i64>,
+}
+
+/// Column a service list is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Name,
+    Owner,
+    Domain,
+    Lifecycle,
+    UpdatedAt,
+}
+
+impl SortKey {
+    fn column(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Owner => "owner",
+            SortKey::Domain => "domain",
+            SortKey::Lifecycle => "lifecycle",
+            SortKey::UpdatedAt => "updated_at",
+        }
+    }
+}
+
+/// Filters, order and page of a service list. Filters compare exactly, except `search`,
+/// a case-insensitive substring of the name or description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceQuery {
+    pub owner: Option<String>,
+    pub domain: Option<String>,
+    pub system: Option<String>,
+    pub lifecycle: Option<String>,
+    pub search: Option<String>,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Largest page a list returns.
+pub const MAX_PAGE: i64 = 1000;
+
+impl Default for ServiceQuery {
+    fn default() -> Self {
+        ServiceQuery {
+            owner: None,
+            domain: None,
+            system: None,
+            lifecycle: None,
+            search: None,
+            sort: SortKey::Name,
+            descending: false,
+            limit: MAX_PAGE,
+            offset: 0,
+        }
+    }
+}
+
+/// One page of services and how many match in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePage {
+    pub services: Vec<ServiceRecord>,
+    pub total: i64,
 }
 
 /// Which database a store runs on.
@@ -59,6 +200,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("service {name:?} was changed concurrently; retry")]
+    Concurrent { name: String },
+    #[error("cannot encode catalog entry: {0}")]
+    Encode(#[from] serde_json::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -74,18 +219,49 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Registers a new service; fails with [`StoreError::Conflict`] when the name is taken.
+    /// Registers a new service from its three required fields; fails with
+    /// [`StoreError::Conflict`] when the name is taken.
     async fn insert_service(
         &self,
         service: &NewService,
         now: DateTime<Utc>,
     ) -> Result<ServiceRecord, StoreError>;
 
+    /// Upserts every entry of `catalog` in one transaction: all or nothing. A service
+    /// whose manifest differs from its current one gets a new revision (the previous one
+    /// stays in the history, closed at `now`); an identical one is left alone, so applying
+    /// the same catalog twice changes nothing. `source` says how it arrived.
+    async fn apply_catalog(
+        &self,
+        catalog: &Catalog,
+        source: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, StoreError>;
+
+    /// Removes a service from the catalog, closing its current revision at `now`; its
+    /// history stays. Returns whether it existed.
+    async fn delete_service(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
     /// Returns every service, ordered by name.
-    async fn list_services(&self) -> Result<Vec<ServiceRecord>, StoreError>;
+    async fn list_services(&self) -> Result<Vec<ServiceRecord>, StoreError> {
+        Ok(self
+            .query_services(&ServiceQuery::default())
+            .await?
+            .services)
+    }
+
+    /// Returns one page of the services matching `query`.
+    async fn query_services(&self, query: &ServiceQuery) -> Result<ServicePage, StoreError>;
 
     /// Returns the service with this name, if any.
     async fn get_service(&self, name: &str) -> Result<Option<ServiceRecord>, StoreError>;
+
+    /// Returns every revision of a service's manifest, oldest first (also after the
+    /// service was deleted).
+    async fn service_history(&self, name: &str) -> Result<Vec<RevisionRecord>, StoreError>;
+
+    /// Returns the entities of one kind (`team`, `domain`, ...), ordered by name.
+    async fn list_entities(&self, kind: &str) -> Result<Vec<EntityRecord>, StoreError>;
 }
 
 /// Shared handle to whichever store is configured.
@@ -137,15 +313,90 @@ pub fn redact(url: &str) -> String {
 }
 
 impl StoreError {
-    /// Maps a failed insert of the service `name`: a unique violation is a conflict.
-    fn from_insert(err: sqlx::Error, name: &str) -> Self {
+    /// Maps a failed write of the entry `name`: a unique violation means another writer
+    /// got there first.
+    fn from_write(err: sqlx::Error, name: &str) -> Self {
         match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Concurrent {
                 name: name.to_owned(),
             },
             _ => StoreError::Database(err),
         }
     }
+}
+
+/// The manifest of a service registered with only its name, version and owner.
+fn minimal_manifest(service: &NewService) -> ServiceManifest {
+    ServiceManifest {
+        name: service.name().to_owned(),
+        version: Some(service.version().to_string()),
+        owner: service.owner().to_owned(),
+        domain: None,
+        system: None,
+        lifecycle: "unspecified".to_owned(),
+        kind: "service".to_owned(),
+        description: None,
+        links: Vec::new(),
+        instances: Vec::new(),
+        provides: Vec::new(),
+        consumes: Vec::new(),
+        datastores: Vec::new(),
+        libraries: Vec::new(),
+        source: SourceFormat::Seam,
+    }
+}
+
+/// A catalog entity other than a service, ready to store.
+struct EntityRow {
+    kind: &'static str,
+    name: String,
+    owner: Option<String>,
+    spec: String,
+}
+
+fn entity_rows(catalog: &Catalog) -> Result<Vec<EntityRow>, serde_json::Error> {
+    fn row<T: serde::Serialize>(
+        kind: &'static str,
+        name: &str,
+        owner: Option<&str>,
+        entity: &T,
+    ) -> Result<EntityRow, serde_json::Error> {
+        Ok(EntityRow {
+            kind,
+            name: name.to_owned(),
+            owner: owner.map(str::to_owned),
+            spec: serde_json::to_string(entity)?,
+        })
+    }
+    let mut rows = Vec::new();
+    for e in &catalog.apis {
+        rows.push(row("api", &e.name, Some(&e.owner), e)?);
+    }
+    for e in &catalog.systems {
+        rows.push(row("system", &e.name, Some(&e.owner), e)?);
+    }
+    for e in &catalog.domains {
+        rows.push(row("domain", &e.name, Some(&e.owner), e)?);
+    }
+    for e in &catalog.teams {
+        rows.push(row("team", &e.name, None, e)?);
+    }
+    for e in &catalog.resources {
+        rows.push(row("resource", &e.name, Some(&e.owner), e)?);
+    }
+    Ok(rows)
+}
+
+/// Escapes `\\`, `%` and `_` so a search text matches literally in `LIKE ... ESCAPE '\\'`.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -28,4 +28,4 @@ impl PostgresStore {
     }
 }
 
-impl_store!(PostgresStore, Backend::Postgres);
+impl_store!(PostgresStore, sqlx::Postgres, Backend::Postgres);

@@ -1,13 +1,182 @@
-//! SQL that reads the same on SQLite and PostgreSQL.
+//! SQL that reads the same on SQLite and PostgreSQL, and the [`Store`](crate::Store)
+//! implementation built on it.
 //!
-//! Both backends accept `$N` placeholders, so one text serves both; the [`impl_store`]
-//! macro writes the [`Store`](crate::Store) impl built on them for each backend, whose
-//! `pool` field holds that backend's pool.
+//! Both backends accept `$N` placeholders and the same transaction API, so one text
+//! serves both; the [`impl_store`] macro writes the impl for each backend, whose `pool`
+//! field holds that backend's pool.
 
-pub(crate) const SERVICE_COLUMNS: &str = "id, name, version, owner, registered_at, updated_at";
+pub(crate) const SERVICE_COLUMNS: &str = "id, name, version, owner, domain, system, lifecycle, \
+     kind, description, source, manifest, revision, registered_at, updated_at";
+
+pub(crate) const REVISION_COLUMNS: &str =
+    "service, revision, manifest, source, valid_from, valid_to";
 
 macro_rules! impl_store {
-    ($store:ty, $backend:expr) => {
+    ($store:ty, $db:ty, $backend:expr) => {
+        impl $store {
+            /// Creates or updates one service inside `tx`; with `create_only`, an existing
+            /// service is a conflict.
+            async fn upsert_service(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                manifest: &seam_catalog::manifest::ServiceManifest,
+                source: &str,
+                now: chrono::DateTime<chrono::Utc>,
+                create_only: bool,
+            ) -> Result<$crate::Change, $crate::StoreError> {
+                let json = serde_json::to_string(manifest)?;
+                let current: Option<(String, i64)> =
+                    sqlx::query_as("SELECT manifest, revision FROM services WHERE name = $1")
+                        .bind(&manifest.name)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                let (change, revision) = match current {
+                    Some(_) if create_only => {
+                        return Err($crate::StoreError::Conflict { name: manifest.name.clone() })
+                    }
+                    Some((stored, revision)) if stored == json => {
+                        return Ok($crate::Change {
+                            kind: "service",
+                            name: manifest.name.clone(),
+                            change: $crate::ChangeKind::Unchanged,
+                            revision: Some(revision),
+                        });
+                    }
+                    Some((_, revision)) => {
+                        sqlx::query(
+                            "UPDATE services SET version = $2, owner = $3, domain = $4, system = $5, \
+                             lifecycle = $6, kind = $7, description = $8, source = $9, manifest = $10, \
+                             revision = $11, updated_at = $12 WHERE name = $1",
+                        )
+                        .bind(&manifest.name)
+                        .bind(&manifest.version)
+                        .bind(&manifest.owner)
+                        .bind(&manifest.domain)
+                        .bind(&manifest.system)
+                        .bind(&manifest.lifecycle)
+                        .bind(&manifest.kind)
+                        .bind(&manifest.description)
+                        .bind(source)
+                        .bind(&json)
+                        .bind(revision + 1)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                        ($crate::ChangeKind::Updated, revision + 1)
+                    }
+                    None => {
+                        // A service deleted and registered again continues its history.
+                        let (last,): (Option<i64>,) = sqlx::query_as(
+                            "SELECT MAX(revision) FROM manifest_revisions WHERE service = $1",
+                        )
+                        .bind(&manifest.name)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                        let revision = last.unwrap_or(0) + 1;
+                        sqlx::query(
+                            "INSERT INTO services (name, version, owner, domain, system, lifecycle, \
+                             kind, description, source, manifest, revision, registered_at, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                        )
+                        .bind(&manifest.name)
+                        .bind(&manifest.version)
+                        .bind(&manifest.owner)
+                        .bind(&manifest.domain)
+                        .bind(&manifest.system)
+                        .bind(&manifest.lifecycle)
+                        .bind(&manifest.kind)
+                        .bind(&manifest.description)
+                        .bind(source)
+                        .bind(&json)
+                        .bind(revision)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|err| $crate::StoreError::from_write(err, &manifest.name))?;
+                        ($crate::ChangeKind::Created, revision)
+                    }
+                };
+                sqlx::query(
+                    "UPDATE manifest_revisions SET valid_to = $2 WHERE service = $1 AND valid_to IS NULL",
+                )
+                .bind(&manifest.name)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO manifest_revisions (service, revision, manifest, source, valid_from) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&manifest.name)
+                .bind(revision)
+                .bind(&json)
+                .bind(source)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|err| $crate::StoreError::from_write(err, &manifest.name))?;
+                Ok($crate::Change {
+                    kind: "service",
+                    name: manifest.name.clone(),
+                    change,
+                    revision: Some(revision),
+                })
+            }
+
+            async fn upsert_entity(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                entity: &$crate::EntityRow,
+                source: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::Change, $crate::StoreError> {
+                let current: Option<(String,)> =
+                    sqlx::query_as("SELECT spec FROM entities WHERE kind = $1 AND name = $2")
+                        .bind(entity.kind)
+                        .bind(&entity.name)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                let change = match current {
+                    Some((spec,)) if spec == entity.spec => $crate::ChangeKind::Unchanged,
+                    Some(_) => {
+                        sqlx::query(
+                            "UPDATE entities SET owner = $3, spec = $4, source = $5, updated_at = $6 \
+                             WHERE kind = $1 AND name = $2",
+                        )
+                        .bind(entity.kind)
+                        .bind(&entity.name)
+                        .bind(&entity.owner)
+                        .bind(&entity.spec)
+                        .bind(source)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                        $crate::ChangeKind::Updated
+                    }
+                    None => {
+                        sqlx::query(
+                            "INSERT INTO entities (kind, name, owner, spec, source, updated_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(entity.kind)
+                        .bind(&entity.name)
+                        .bind(&entity.owner)
+                        .bind(&entity.spec)
+                        .bind(source)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|err| $crate::StoreError::from_write(err, &entity.name))?;
+                        $crate::ChangeKind::Created
+                    }
+                };
+                Ok($crate::Change {
+                    kind: entity.kind,
+                    name: entity.name.clone(),
+                    change,
+                    revision: None,
+                })
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn backend(&self) -> $crate::Backend {
@@ -24,31 +193,93 @@ macro_rules! impl_store {
                 service: &seam_catalog::NewService,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::ServiceRecord, $crate::StoreError> {
-                let sql = format!(
-                    "INSERT INTO services (name, version, owner, registered_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $4) RETURNING {}",
-                    $crate::queries::SERVICE_COLUMNS
-                );
-                sqlx::query_as::<_, $crate::ServiceRecord>(&sql)
-                    .bind(service.name())
-                    .bind(service.version().to_string())
-                    .bind(service.owner())
-                    .bind(now)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(|err| $crate::StoreError::from_insert(err, service.name()))
+                let manifest = $crate::minimal_manifest(service);
+                let mut tx = self.pool.begin().await?;
+                Self::upsert_service(&mut tx, &manifest, "api", now, true).await?;
+                tx.commit().await?;
+                self.get_service(service.name())
+                    .await?
+                    .ok_or_else(|| $crate::StoreError::Concurrent { name: service.name().to_owned() })
             }
 
-            async fn list_services(
+            async fn apply_catalog(
                 &self,
-            ) -> Result<Vec<$crate::ServiceRecord>, $crate::StoreError> {
+                catalog: &seam_catalog::manifest::Catalog,
+                source: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::Change>, $crate::StoreError> {
+                let entities = $crate::entity_rows(catalog)?;
+                let mut tx = self.pool.begin().await?;
+                let mut changes = Vec::with_capacity(catalog.services.len() + entities.len());
+                for manifest in &catalog.services {
+                    changes.push(Self::upsert_service(&mut tx, manifest, source, now, false).await?);
+                }
+                for entity in &entities {
+                    changes.push(Self::upsert_entity(&mut tx, entity, source, now).await?);
+                }
+                tx.commit().await?;
+                Ok(changes)
+            }
+
+            async fn delete_service(
+                &self,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let deleted = sqlx::query("DELETE FROM services WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query(
+                    "UPDATE manifest_revisions SET valid_to = $2 WHERE service = $1 AND valid_to IS NULL",
+                )
+                .bind(name)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(deleted > 0)
+            }
+
+            async fn query_services(
+                &self,
+                query: &$crate::ServiceQuery,
+            ) -> Result<$crate::ServicePage, $crate::StoreError> {
+                const WHERE: &str = "WHERE ($1 IS NULL OR owner = $1) AND ($2 IS NULL OR domain = $2) \
+                     AND ($3 IS NULL OR system = $3) AND ($4 IS NULL OR lifecycle = $4) \
+                     AND ($5 IS NULL OR lower(name) LIKE $5 ESCAPE '\\' \
+                     OR lower(coalesce(description, '')) LIKE $5 ESCAPE '\\')";
+                let search = query
+                    .search
+                    .as_ref()
+                    .map(|s| format!("%{}%", $crate::escape_like(&s.to_lowercase())));
+                let order = if query.descending { "DESC" } else { "ASC" };
                 let sql = format!(
-                    "SELECT {} FROM services ORDER BY name",
-                    $crate::queries::SERVICE_COLUMNS
+                    "SELECT {} FROM services {WHERE} ORDER BY {} {order}, name {order} LIMIT $6 OFFSET $7",
+                    $crate::queries::SERVICE_COLUMNS,
+                    query.sort.column(),
                 );
-                Ok(sqlx::query_as::<_, $crate::ServiceRecord>(&sql)
+                let services = sqlx::query_as::<_, $crate::ServiceRecord>(&sql)
+                    .bind(&query.owner)
+                    .bind(&query.domain)
+                    .bind(&query.system)
+                    .bind(&query.lifecycle)
+                    .bind(&search)
+                    .bind(query.limit.clamp(0, $crate::MAX_PAGE))
+                    .bind(query.offset.max(0))
                     .fetch_all(&self.pool)
-                    .await?)
+                    .await?;
+                let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM services {WHERE}"))
+                    .bind(&query.owner)
+                    .bind(&query.domain)
+                    .bind(&query.system)
+                    .bind(&query.lifecycle)
+                    .bind(&search)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok($crate::ServicePage { services, total })
             }
 
             async fn get_service(
@@ -63,6 +294,33 @@ macro_rules! impl_store {
                     .bind(name)
                     .fetch_optional(&self.pool)
                     .await?)
+            }
+
+            async fn service_history(
+                &self,
+                name: &str,
+            ) -> Result<Vec<$crate::RevisionRecord>, $crate::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM manifest_revisions WHERE service = $1 ORDER BY revision",
+                    $crate::queries::REVISION_COLUMNS
+                );
+                Ok(sqlx::query_as::<_, $crate::RevisionRecord>(&sql)
+                    .bind(name)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn list_entities(
+                &self,
+                kind: &str,
+            ) -> Result<Vec<$crate::EntityRecord>, $crate::StoreError> {
+                Ok(sqlx::query_as::<_, $crate::EntityRecord>(
+                    "SELECT kind, name, owner, spec, source, updated_at FROM entities \
+                     WHERE kind = $1 ORDER BY name",
+                )
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?)
             }
         }
     };

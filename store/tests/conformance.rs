@@ -7,9 +7,13 @@
 
 use std::path::Path;
 
-use chrono::{TimeZone, Utc};
+use chrono::{Duration, TimeZone, Utc};
+use seam_catalog::manifest::{
+    Access, Catalog, Datastore, Dependency, Mode, Protocol, ServiceManifest, SourceFormat,
+    TeamEntity,
+};
 use seam_catalog::ServiceDraft;
-use seam_store::{Backend, SharedStore, StoreError};
+use seam_store::{Backend, ChangeKind, ServiceQuery, SharedStore, SortKey, StoreError};
 use sqlx::Connection;
 
 fn draft(name: &str, version: &str, owner: &str) -> seam_catalog::NewService {
@@ -32,7 +36,7 @@ async fn suite(store: SharedStore) {
         .await
         .expect("insert checkout");
     assert_eq!(checkout.name, "checkout");
-    assert_eq!(checkout.version, "1.4.0");
+    assert_eq!(checkout.version.as_deref(), Some("1.4.0"));
     assert_eq!(checkout.owner, "team-payments");
     assert_eq!(checkout.registered_at, t0);
     assert_eq!(checkout.updated_at, t0);
@@ -59,6 +63,207 @@ async fn suite(store: SharedStore) {
 
     assert_eq!(store.get_service("checkout").await.unwrap(), Some(checkout));
     assert_eq!(store.get_service("nope").await.unwrap(), None);
+
+    manifests(&store).await;
+}
+
+fn manifest(name: &str, version: &str, owner: &str, domain: Option<&str>) -> ServiceManifest {
+    ServiceManifest {
+        name: name.into(),
+        version: Some(version.into()),
+        owner: owner.into(),
+        domain: domain.map(Into::into),
+        system: None,
+        lifecycle: "production".into(),
+        kind: "service".into(),
+        description: Some(format!("the {name} service")),
+        links: Vec::new(),
+        instances: Vec::new(),
+        provides: Vec::new(),
+        consumes: vec![Dependency {
+            service: Some("checkout".into()),
+            api: None,
+            version_req: Some("^1.4".into()),
+            mode: Mode::Sync,
+            protocol: Protocol::Http,
+        }],
+        datastores: vec![Datastore {
+            name: "shop-db".into(),
+            kind: "postgresql".into(),
+            access: Access::Shared,
+        }],
+        libraries: Vec::new(),
+        source: SourceFormat::Seam,
+    }
+}
+
+/// Manifests: idempotent upserts with history, entities, deletion, filters and paging.
+async fn manifests(store: &SharedStore) {
+    let t1 = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+    let t2 = t1 + Duration::hours(1);
+    let t3 = t2 + Duration::hours(1);
+    let team = TeamEntity {
+        name: "team-shop".into(),
+        group_type: "team".into(),
+        parent: None,
+        children: Vec::new(),
+        members: Vec::new(),
+        description: None,
+    };
+    let catalog = Catalog {
+        services: vec![
+            manifest("orders", "2.0.0", "team-shop", Some("commerce")),
+            manifest("stock_level", "0.1.0", "team-stock", Some("warehouse")),
+        ],
+        teams: vec![team],
+        ..Catalog::default()
+    };
+    let changes = store.apply_catalog(&catalog, "api", t1).await.unwrap();
+    let summary: Vec<(&str, &str, ChangeKind, Option<i64>)> = changes
+        .iter()
+        .map(|c| (c.kind, c.name.as_str(), c.change, c.revision))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("service", "orders", ChangeKind::Created, Some(1)),
+            ("service", "stock_level", ChangeKind::Created, Some(1)),
+            ("team", "team-shop", ChangeKind::Created, None),
+        ]
+    );
+
+    // The same catalog again changes nothing.
+    let again = store.apply_catalog(&catalog, "api", t2).await.unwrap();
+    assert!(
+        again.iter().all(|c| c.change == ChangeKind::Unchanged),
+        "{again:?}"
+    );
+    assert_eq!(store.service_history("orders").await.unwrap().len(), 1);
+
+    // A new version is a new revision; the previous one is closed, not lost.
+    let mut bumped = catalog.clone();
+    bumped.services[0].version = Some("2.1.0".into());
+    let changes = store.apply_catalog(&bumped, "cli", t2).await.unwrap();
+    assert_eq!(changes[0].change, ChangeKind::Updated);
+    assert_eq!(changes[0].revision, Some(2));
+    assert_eq!(changes[1].change, ChangeKind::Unchanged);
+    let history = store.service_history("orders").await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        (
+            history[0].revision,
+            history[0].valid_from,
+            history[0].valid_to
+        ),
+        (1, t1, Some(t2))
+    );
+    assert_eq!(
+        (
+            history[1].revision,
+            history[1].valid_to,
+            history[1].source.as_str()
+        ),
+        (2, None, "cli")
+    );
+    assert_eq!(
+        history[0].manifest().unwrap().version.as_deref(),
+        Some("2.0.0")
+    );
+    let orders = store.get_service("orders").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            orders.version.as_deref(),
+            orders.revision,
+            orders.updated_at
+        ),
+        (Some("2.1.0"), 2, t2)
+    );
+    assert_eq!(orders.registered_at, t1);
+    assert_eq!(orders.manifest().unwrap(), bumped.services[0]);
+
+    let teams = store.list_entities("team").await.unwrap();
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0].name, "team-shop");
+
+    // Filters, search, sorting and paging.
+    let page = |q: ServiceQuery| {
+        let store = store.clone();
+        async move {
+            let page = store.query_services(&q).await.unwrap();
+            (
+                page.services
+                    .into_iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>(),
+                page.total,
+            )
+        }
+    };
+    assert_eq!(
+        page(ServiceQuery {
+            domain: Some("commerce".into()),
+            ..Default::default()
+        })
+        .await,
+        (vec!["orders".to_owned()], 1)
+    );
+    assert_eq!(
+        page(ServiceQuery {
+            owner: Some("team-stock".into()),
+            ..Default::default()
+        })
+        .await,
+        (vec!["stock_level".to_owned()], 1)
+    );
+    assert_eq!(
+        page(ServiceQuery {
+            search: Some("STOCK_".into()),
+            ..Default::default()
+        })
+        .await,
+        (vec!["stock_level".to_owned()], 1),
+        "case-insensitive, and `_` matches literally"
+    );
+    assert_eq!(
+        page(ServiceQuery {
+            search: Some("ck_l%".into()),
+            ..Default::default()
+        })
+        .await,
+        (Vec::<String>::new(), 0),
+        "`%` matches literally"
+    );
+    assert_eq!(
+        page(ServiceQuery {
+            sort: SortKey::Name,
+            descending: true,
+            limit: 2,
+            ..Default::default()
+        })
+        .await,
+        (vec!["stock_level".to_owned(), "orders".to_owned()], 4)
+    );
+    assert_eq!(
+        page(ServiceQuery {
+            limit: 2,
+            offset: 2,
+            ..Default::default()
+        })
+        .await,
+        (vec!["orders".to_owned(), "stock_level".to_owned()], 4)
+    );
+
+    // Deleting closes the current revision; registering again continues the history.
+    assert!(store.delete_service("orders", t3).await.unwrap());
+    assert!(!store.delete_service("orders", t3).await.unwrap());
+    assert_eq!(store.get_service("orders").await.unwrap(), None);
+    let history = store.service_history("orders").await.unwrap();
+    assert_eq!(history.last().unwrap().valid_to, Some(t3));
+    let changes = store.apply_catalog(&bumped, "api", t3).await.unwrap();
+    assert_eq!(
+        (changes[0].change, changes[0].revision),
+        (ChangeKind::Created, Some(3))
+    );
 }
 
 async fn open_sqlite(dir: &Path) -> SharedStore {

@@ -1,13 +1,14 @@
 //! The REST API, `/api/v1/...`.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
+use seam_catalog::manifest::{self, Diagnostic, Limits, ServiceManifest};
 use seam_catalog::ServiceDraft;
-use seam_store::ServiceRecord;
-use serde::Serialize;
+use seam_store::{Change, RevisionRecord, ServiceQuery, ServiceRecord, SortKey};
+use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 
@@ -17,40 +18,145 @@ const SERVICE_BODY_LIMIT: usize = 64 * 1024;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/services", get(list_services).post(create_service))
-        .route("/services/{name}", get(get_service))
+        .route("/services/{name}", get(get_service).delete(delete_service))
+        .route("/services/{name}/history", get(service_history))
+        .route("/manifests", put(put_manifests))
+        .route("/schema/manifest", get(manifest_schema))
 }
 
 /// A service as the API shows it.
 #[derive(Serialize)]
 struct ServiceJson {
     name: String,
-    version: String,
+    version: Option<String>,
     owner: String,
+    domain: Option<String>,
+    system: Option<String>,
+    lifecycle: String,
+    kind: String,
+    description: Option<String>,
+    source: String,
+    revision: i64,
     registered_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<ServiceManifest>,
 }
 
-impl From<ServiceRecord> for ServiceJson {
-    fn from(r: ServiceRecord) -> Self {
+impl ServiceJson {
+    fn new(r: ServiceRecord, with_manifest: bool) -> Self {
+        let manifest = with_manifest.then(|| r.manifest()).flatten();
         ServiceJson {
             name: r.name,
             version: r.version,
             owner: r.owner,
+            domain: r.domain,
+            system: r.system,
+            lifecycle: r.lifecycle,
+            kind: r.kind,
+            description: r.description,
+            source: r.source,
+            revision: r.revision,
             registered_at: r.registered_at,
             updated_at: r.updated_at,
+            manifest,
         }
+    }
+}
+
+/// Query parameters of `GET /api/v1/services`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    owner: Option<String>,
+    domain: Option<String>,
+    system: Option<String>,
+    lifecycle: Option<String>,
+    /// Case-insensitive substring of the name or description.
+    q: Option<String>,
+    /// `name` (default), `owner`, `domain`, `lifecycle` or `updated`.
+    sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    order: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+impl ListParams {
+    fn into_query(self) -> Result<ServiceQuery, ApiError> {
+        let sort = match self.sort.as_deref() {
+            None | Some("name") => SortKey::Name,
+            Some("owner") => SortKey::Owner,
+            Some("domain") => SortKey::Domain,
+            Some("lifecycle") => SortKey::Lifecycle,
+            Some("updated") => SortKey::UpdatedAt,
+            Some(other) => {
+                return Err(ApiError::InvalidQuery(format!(
+                    "sort={other:?}: expected name, owner, domain, lifecycle or updated"
+                )))
+            }
+        };
+        let descending = match self.order.as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => {
+                return Err(ApiError::InvalidQuery(format!(
+                    "order={other:?}: expected asc or desc"
+                )))
+            }
+        };
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=seam_store::MAX_PAGE).contains(&limit) {
+            return Err(ApiError::InvalidQuery(format!(
+                "limit={limit}: expected 1 to {}",
+                seam_store::MAX_PAGE
+            )));
+        }
+        let offset = self.offset.unwrap_or(0);
+        if offset < 0 {
+            return Err(ApiError::InvalidQuery(format!(
+                "offset={offset}: expected 0 or more"
+            )));
+        }
+        let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+        Ok(ServiceQuery {
+            owner: nonempty(self.owner),
+            domain: nonempty(self.domain),
+            system: nonempty(self.system),
+            lifecycle: nonempty(self.lifecycle),
+            search: nonempty(self.q),
+            sort,
+            descending,
+            limit,
+            offset,
+        })
     }
 }
 
 #[derive(Serialize)]
 struct ServiceList {
     services: Vec<ServiceJson>,
+    total: i64,
+    limit: i64,
+    offset: i64,
 }
 
-async fn list_services(State(state): State<AppState>) -> Result<Json<ServiceList>, ApiError> {
-    let services = state.store.list_services().await?;
+async fn list_services(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ServiceList>, ApiError> {
+    let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
+    let query = params.into_query()?;
+    let page = state.store.query_services(&query).await?;
     Ok(Json(ServiceList {
-        services: services.into_iter().map(ServiceJson::from).collect(),
+        services: page
+            .services
+            .into_iter()
+            .map(|r| ServiceJson::new(r, false))
+            .collect(),
+        total: page.total,
+        limit: query.limit,
+        offset: query.offset,
     }))
 }
 
@@ -59,9 +165,69 @@ async fn get_service(
     Path(name): Path<String>,
 ) -> Result<Json<ServiceJson>, ApiError> {
     match state.store.get_service(&name).await? {
-        Some(record) => Ok(Json(record.into())),
+        Some(record) => Ok(Json(ServiceJson::new(record, true))),
         None => Err(ApiError::NotFound { name }),
     }
+}
+
+/// `DELETE /api/v1/services/{name}`: 204, or 404; the history stays.
+async fn delete_service(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    super::authorize(&state, &headers)?;
+    if state
+        .store
+        .delete_service(&name, chrono::Utc::now())
+        .await?
+    {
+        tracing::info!(service = %name, "service deleted");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound { name })
+    }
+}
+
+#[derive(Serialize)]
+struct RevisionJson {
+    revision: i64,
+    source: String,
+    valid_from: chrono::DateTime<chrono::Utc>,
+    valid_to: Option<chrono::DateTime<chrono::Utc>>,
+    manifest: Option<ServiceManifest>,
+}
+
+impl From<RevisionRecord> for RevisionJson {
+    fn from(r: RevisionRecord) -> Self {
+        RevisionJson {
+            manifest: r.manifest(),
+            revision: r.revision,
+            source: r.source,
+            valid_from: r.valid_from,
+            valid_to: r.valid_to,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct History {
+    service: String,
+    revisions: Vec<RevisionJson>,
+}
+
+async fn service_history(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<History>, ApiError> {
+    let revisions = state.store.service_history(&name).await?;
+    if revisions.is_empty() {
+        return Err(ApiError::NotFound { name });
+    }
+    Ok(Json(History {
+        service: name,
+        revisions: revisions.into_iter().map(RevisionJson::from).collect(),
+    }))
 }
 
 /// `POST /api/v1/services` with `{"name", "version", "owner"}`: 201 with the stored
@@ -72,7 +238,8 @@ async fn create_service(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ServiceJson>), ApiError> {
-    require_json(&headers)?;
+    super::authorize(&state, &headers)?;
+    require_content_type(&headers, &["application/json"])?;
     let bytes = read_body(body, SERVICE_BODY_LIMIT).await?;
     let draft: ServiceDraft = parse_json(&bytes)?;
     let service = draft.validate().map_err(ApiError::Validation)?;
@@ -80,21 +247,101 @@ async fn create_service(
         .store
         .insert_service(&service, chrono::Utc::now())
         .await?;
-    tracing::info!(service = %record.name, version = %record.version, owner = %record.owner, "service registered");
-    Ok((StatusCode::CREATED, Json(record.into())))
+    tracing::info!(service = %record.name, owner = %record.owner, "service registered");
+    Ok((StatusCode::CREATED, Json(ServiceJson::new(record, false))))
 }
 
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+#[derive(Serialize)]
+struct ChangeJson {
+    kind: &'static str,
+    name: String,
+    change: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revision: Option<i64>,
+}
+
+impl From<Change> for ChangeJson {
+    fn from(c: Change) -> Self {
+        ChangeJson {
+            kind: c.kind,
+            name: c.name,
+            change: c.change.as_str(),
+            revision: c.revision,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ApplyResult {
+    changes: Vec<ChangeJson>,
+    warnings: Vec<Diagnostic>,
+}
+
+/// `PUT /api/v1/manifests`: one or more manifest documents (Seam's format or Backstage
+/// descriptors, YAML or JSON), applied in one transaction. 200 with what changed per
+/// entry; 422 with every diagnostic when any document is invalid, and nothing stored.
+async fn put_manifests(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ApplyResult>, ApiError> {
+    super::authorize(&state, &headers)?;
+    require_content_type(
+        &headers,
+        &[
+            "application/yaml",
+            "application/x-yaml",
+            "text/yaml",
+            "application/json",
+            "text/plain",
+        ],
+    )?;
+    let limits = Limits::default();
+    let bytes = read_body(body, limits.max_bytes).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|err| {
+        ApiError::BodyRead(format!(
+            "the body is not UTF-8 (invalid byte at offset {})",
+            err.valid_up_to()
+        ))
+    })?;
+    let source = headers
+        .get("x-seam-source")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| matches!(*s, "cli" | "api"))
+        .unwrap_or("api");
+    let applied = crate::ingest::apply_text(&state.store, "request body", text.to_owned(), source)
+        .await
+        .map_err(|err| match err {
+            crate::ingest::IngestError::Invalid(diagnostics) => {
+                ApiError::InvalidManifest(diagnostics)
+            }
+            crate::ingest::IngestError::Store(err) => err.into(),
+        })?;
+    Ok(Json(ApplyResult {
+        changes: applied.changes.into_iter().map(ChangeJson::from).collect(),
+        warnings: applied.warnings,
+    }))
+}
+
+async fn manifest_schema() -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        Json(manifest::json_schema()),
+    )
+}
+
+fn require_content_type(headers: &HeaderMap, accepted: &[&str]) -> Result<(), ApiError> {
     let found = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let essence = found.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/json") {
+    if accepted.iter().any(|a| essence.eq_ignore_ascii_case(a)) {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType {
             found: found.to_owned(),
+            expected: accepted.join(", "),
         })
     }
 }

@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use seam_catalog::manifest::Diagnostic;
 use seam_catalog::{FieldError, Issues};
 use seam_store::StoreError;
 use serde::Serialize;
@@ -9,8 +10,8 @@ use serde::Serialize;
 /// Everything an API call can fail with. Each variant says what was wrong, where, and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("expected content type application/json, found {found:?}")]
-    UnsupportedMediaType { found: String },
+    #[error("expected content type {expected}, found {found:?}")]
+    UnsupportedMediaType { found: String, expected: String },
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("cannot read request body: {0}")]
@@ -23,8 +24,15 @@ pub enum ApiError {
     },
     #[error("validation failed: {0}")]
     Validation(Issues),
-    #[error("service {name:?} is already registered")]
-    Conflict { name: String },
+    #[error("{} in the manifest; nothing was stored", count_errors(.0))]
+    InvalidManifest(Vec<Diagnostic>),
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    #[error("this call needs a bearer token: send `Authorization: Bearer TOKEN` with a configured API token")]
+    Unauthorized,
+    /// The request conflicts with the catalog's state; says which entry and why.
+    #[error("{0}")]
+    Conflict(String),
     #[error("no service named {name:?}")]
     NotFound { name: String },
     #[error("storage failure")]
@@ -34,9 +42,22 @@ pub enum ApiError {
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::Conflict { name } => ApiError::Conflict { name },
+            StoreError::Conflict { .. } | StoreError::Concurrent { .. } => {
+                ApiError::Conflict(err.to_string())
+            }
             other => ApiError::Store(other),
         }
+    }
+}
+
+fn count_errors(diagnostics: &[Diagnostic]) -> String {
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == seam_catalog::manifest::Severity::Error)
+        .count();
+    match errors {
+        1 => "1 error".to_owned(),
+        n => format!("{n} errors"),
     }
 }
 
@@ -53,6 +74,8 @@ struct ErrorDetail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<&'a [FieldError]>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    diagnostics: Option<&'a [Diagnostic]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     column: Option<usize>,
@@ -68,7 +91,10 @@ impl ApiError {
             ApiError::BodyRead(_) => (StatusCode::BAD_REQUEST, "body_unreadable"),
             ApiError::InvalidJson { .. } => (StatusCode::BAD_REQUEST, "invalid_json"),
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            ApiError::InvalidManifest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_manifest"),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -89,15 +115,27 @@ impl IntoResponse for ApiError {
             ApiError::Validation(issues) => Some(issues.as_slice()),
             _ => None,
         };
+        let diagnostics = match &self {
+            ApiError::InvalidManifest(diagnostics) => Some(diagnostics.as_slice()),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
                 message: self.to_string(),
                 fields,
+                diagnostics,
                 line,
                 column,
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }

@@ -30,6 +30,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub store: SharedStore,
     pub metrics: Metrics,
+    /// Bearer tokens accepted on write calls; empty means none is needed.
+    pub api_tokens: std::sync::Arc<[String]>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -79,6 +81,34 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .with_state(state)
+}
+
+/// Checks the bearer token of a write call, when tokens are configured.
+fn authorize(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    if state.api_tokens.is_empty() {
+        return Ok(());
+    }
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(token)
+            if state
+                .api_tokens
+                .iter()
+                .any(|t| constant_time_eq(t.as_bytes(), token.as_bytes())) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Compares without an early exit, so response time says nothing about a token's prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Counts and times every request, labelled by its route pattern (never the raw path,

@@ -1,0 +1,36 @@
+use leptos::prelude::*;
+
+use crate::api::domains_overview;
+
+/// Every domain (bounded context) with its owner, systems and services.
+#[component]
+pub fn DomainsPage() -> impl IntoView {
+    let domains = Resource::new(|| (), |_| domains_overview());
+    view! {
+        <section class="page">
+            <h1>"Domains"</h1>
+            <p class="muted">"Bounded contexts, with the systems and services inside each."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match domains.await {
+                        Ok(rows) if rows.is_empty() => view! { <p class="empty">"No domains yet: declare them in manifests (spec.domain) or as Backstage Domains."</p> }.into_any(),
+                        Ok(rows) => view! {
+                            <div class="grid">
+                                {rows.into_iter().map(|d| view! {
+                                    <section class="card" data-domain=d.name.clone()>
+                                        <h2><a href=format!("/?domain={}", d.name)>{d.name.clone()}</a></h2>
+                                        <p class="muted">{d.description}</p>
+                                        <p>"Owner: "{d.owner}</p>
+                                        <p>"Systems: "{d.systems.into_iter().map(|s| view! { <span class="tag">{s}</span> }).collect_view()}</p>
+                                        <p>"Services: "{d.services.into_iter().map(|s| view! { <a class="tag" href=format!("/services/{s}")>{s.clone()}</a> }).collect_view()}</p>
+                                    </section>
+                                }).collect_view()}
+                            </div>
+                        }.into_any(),
+                        Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

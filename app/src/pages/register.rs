@@ -1,0 +1,200 @@
+use leptos::prelude::*;
+
+use crate::api::{check_manifest, CheckManifest};
+use crate::dto::{DiagnosticRow, ManifestCheck};
+
+const EXAMPLE: &str = "apiVersion: seam.dev/v1
+kind: Service
+metadata:
+  name: checkout
+  description: Takes orders and hands them to payments
+spec:
+  version: 1.4.0
+  owner: team-payments
+  domain: commerce
+  system: webshop
+  lifecycle: production
+  instances:
+    - baseUrl: http://127.0.0.1:8081
+  provides:
+    - name: checkout-api
+      version: 1.4.0
+      protocol: http
+  consumes:
+    - service: payments
+      version: \"^2.1\"
+      mode: sync
+      protocol: http
+  datastores:
+    - name: checkout-db
+      kind: postgresql
+      access: owned
+";
+
+/// Registration by manifest: paste a Seam manifest or Backstage descriptors; it is
+/// checked on the server as you type, with each finding shown under its line; Register
+/// applies it in one transaction.
+#[component]
+pub fn RegisterPage() -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let check = Resource::new(
+        move || text.get(),
+        |text| async move {
+            if text.trim().is_empty() {
+                Ok(ManifestCheck::default())
+            } else {
+                check_manifest(text, false).await
+            }
+        },
+    );
+    let apply = ServerAction::<CheckManifest>::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        apply.dispatch(CheckManifest {
+            text: text.get_untracked(),
+            apply: true,
+        });
+    };
+    let outcome = move || {
+        match apply.value().get() {
+        Some(Ok(result)) if result.has_errors() => view! {
+            <p class="error" role="alert">"Not registered: the manifest has errors (shown under their lines)."</p>
+        }
+        .into_any(),
+        Some(Ok(result)) => view! {
+            <div class="applied" role="status">
+                <p><strong>"Registered."</strong></p>
+                <ul>
+                    {result.changes.into_iter().map(|c| {
+                        let link = (c.kind == "service").then(|| format!("/services/{}", c.name));
+                        view! {
+                            <li data-change=c.name.clone()>
+                                {c.change}" "{c.kind}" "
+                                {match link {
+                                    Some(href) => view! { <a href=href>{c.name.clone()}</a> }.into_any(),
+                                    None => view! { <span>{c.name.clone()}</span> }.into_any(),
+                                }}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </div>
+        }
+        .into_any(),
+        Some(Err(err)) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+        None => ().into_any(),
+    }
+    };
+
+    view! {
+        <section class="page">
+            <div class="page-head">
+                <h1>"Register by manifest"</h1>
+                <button type="button" class="secondary" id="load-example" on:click=move |_| text.set(EXAMPLE.to_owned())>
+                    "Load an example"
+                </button>
+            </div>
+            <p class="muted">
+                "Paste a Seam manifest ("<a href="/api/v1/schema/manifest">"JSON Schema"</a>") or Backstage "
+                <code>"catalog-info.yaml"</code>" documents. Several documents may be separated by "<code>"---"</code>"."
+            </p>
+            <form id="manifest-form" on:submit=on_submit>
+                <textarea
+                    id="manifest-text"
+                    spellcheck="false"
+                    rows="18"
+                    aria-label="Manifest"
+                    placeholder="apiVersion: seam.dev/v1\nkind: Service\n..."
+                    prop:value=text
+                    on:input=move |ev| text.set(event_target_value(&ev))
+                ></textarea>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match check.await {
+                            Ok(result) => view! { <Findings text=text.get_untracked() result/> }.into_any(),
+                            Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <button type="submit" id="manifest-submit" disabled=move || apply.pending().get()>"Register"</button>
+            </form>
+            {outcome}
+        </section>
+    }
+}
+
+/// The pasted text, numbered, with each finding under the line it is about.
+#[component]
+fn Findings(text: String, result: ManifestCheck) -> impl IntoView {
+    if text.trim().is_empty() {
+        return ().into_any();
+    }
+    let errors = result.diagnostics.iter().filter(|d| d.error).count();
+    let warnings = result.diagnostics.len() - errors;
+    let summary = if errors == 0 {
+        format!(
+            "Valid: {} service(s), {} other entities; {warnings} warning(s)",
+            result.services, result.entities
+        )
+    } else {
+        format!("{errors} error(s), {warnings} warning(s)")
+    };
+    let (placed, unplaced): (Vec<DiagnosticRow>, Vec<DiagnosticRow>) =
+        result.diagnostics.into_iter().partition(|d| d.line > 0);
+    let line_count = text.lines().count();
+    let lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let number = i + 1;
+            let here: Vec<DiagnosticRow> = placed
+                .iter()
+                .filter(|d| d.line == number || (d.line > line_count && number == line_count))
+                .cloned()
+                .collect();
+            let class = if here.iter().any(|d| d.error) {
+                "src-line has-error"
+            } else if !here.is_empty() {
+                "src-line has-warning"
+            } else {
+                "src-line"
+            };
+            view! {
+                <div class=class data-line=number>
+                    <span class="ln">{number}</span>
+                    <code>{line.to_owned()}</code>
+                </div>
+                {here.into_iter().map(|d| diagnostic(d, number)).collect_view()}
+            }
+        })
+        .collect_view();
+    view! {
+        <p id="manifest-summary" class=if errors == 0 { "ok" } else { "error" }>{summary}</p>
+        {unplaced.into_iter().map(|d| diagnostic(d, 0)).collect_view()}
+        <div class="listing" id="manifest-listing">{lines}</div>
+    }
+    .into_any()
+}
+
+fn diagnostic(d: DiagnosticRow, line: usize) -> impl IntoView {
+    let class = if d.error {
+        "diag error"
+    } else {
+        "diag warning"
+    };
+    let position = if d.line > 0 {
+        format!("{}:{} ", d.line, d.column)
+    } else {
+        String::new()
+    };
+    let path = if d.path.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", d.path)
+    };
+    view! {
+        <div class=class data-diag-line=line>
+            {position}{path}{d.message}
+        </div>
+    }
+}

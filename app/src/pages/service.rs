@@ -1,0 +1,198 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::{get_service_detail, manifest_diff};
+use crate::dto::{DependencyRow, DiffKind, ServiceDetail};
+
+/// One service: its manifest, declared dependencies both ways, APIs, datastores and the
+/// history of its manifest with a diff between any two revisions.
+#[component]
+pub fn ServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let detail = Resource::new(name, get_service_detail);
+    view! {
+        <section class="page">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(Some(detail)) => view! { <Detail detail/> }.into_any(),
+                        Ok(None) => view! { <super::NotFound/> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+fn list_or_none<T>(items: Vec<T>, none: &'static str, render: impl Fn(T) -> AnyView) -> AnyView {
+    if items.is_empty() {
+        view! { <p class="muted">{none}</p> }.into_any()
+    } else {
+        items.into_iter().map(render).collect_view().into_any()
+    }
+}
+
+fn dependency_table(rows: Vec<DependencyRow>, id: &'static str, none: &'static str) -> AnyView {
+    if rows.is_empty() {
+        return view! { <p class="muted" id=id>{none}</p> }.into_any();
+    }
+    view! {
+        <table class="compact" id=id>
+            <thead><tr><th>"Service"</th><th>"API"</th><th>"Range"</th><th>"Style"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|d| {
+                    let service = if d.known {
+                        view! { <a href=format!("/services/{}", d.service)>{d.service.clone()}</a> }.into_any()
+                    } else {
+                        view! { <span class="unknown" title="not in the catalog">{d.service.clone()}</span> }.into_any()
+                    };
+                    view! {
+                        <tr data-dependency=d.service.clone()>
+                            <td>{service}</td>
+                            <td>{d.api}</td>
+                            <td><code>{d.version_req}</code></td>
+                            <td><span class="pill">{d.mode}</span>" "{d.protocol}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+#[component]
+fn Detail(detail: ServiceDetail) -> impl IntoView {
+    let ServiceDetail {
+        row,
+        description,
+        links,
+        instances,
+        provides,
+        consumes,
+        consumers,
+        datastores,
+        libraries,
+        revisions,
+        manifest_json,
+    } = detail;
+    let name = row.name.clone();
+    view! {
+        <div class="page-head">
+            <h1>{row.name.clone()}" "<code class="version">{row.version.clone()}</code></h1>
+            <span class="pill">{row.lifecycle.clone()}</span>
+        </div>
+        <p class="muted">{description}</p>
+        <dl class="facts">
+            <dt>"Owner"</dt><dd>{row.owner.clone()}</dd>
+            <dt>"Domain"</dt><dd>{row.domain.clone()}</dd>
+            <dt>"System"</dt><dd>{row.system.clone()}</dd>
+            <dt>"Kind"</dt><dd>{row.kind.clone()}</dd>
+            <dt>"Registered"</dt><dd>{row.registered_at.clone()}</dd>
+        </dl>
+        {(!links.is_empty()).then(|| view! {
+            <p class="links">{links.into_iter().map(|(url, title)| view! { <a href=url>{title}</a>" " }).collect_view()}</p>
+        })}
+        <div class="grid">
+            <section class="card">
+                <h2>"Depends on"</h2>
+                {dependency_table(consumes, "consumes", "No declared dependencies.")}
+            </section>
+            <section class="card">
+                <h2>"Used by"</h2>
+                {dependency_table(consumers, "consumers", "No service declares a dependency on this one.")}
+            </section>
+            <section class="card">
+                <h2>"APIs provided"</h2>
+                {list_or_none(provides, "None declared.", |a| view! {
+                    <p><strong>{a.name}</strong>" "<code>{a.version}</code>" "<span class="pill">{a.protocol}</span></p>
+                }.into_any())}
+            </section>
+            <section class="card">
+                <h2>"Datastores"</h2>
+                {list_or_none(datastores, "None declared.", |d| {
+                    let shared = (!d.shared_with.is_empty()).then(|| view! {
+                        <span class="warn">" also used by "{d.shared_with.join(", ")}</span>
+                    });
+                    view! { <p><strong>{d.name}</strong>" "{d.kind}" "<span class="pill">{d.access}</span>{shared}</p> }.into_any()
+                })}
+            </section>
+            <section class="card">
+                <h2>"Instances"</h2>
+                {list_or_none(instances, "None declared.", |i| view! {
+                    <p><code>{i.base_url}</code>" · "<a href=i.metrics_url.clone()>"metrics"</a>" · "<a href=i.health_url.clone()>"health"</a></p>
+                }.into_any())}
+            </section>
+            <section class="card">
+                <h2>"Libraries"</h2>
+                {list_or_none(libraries, "None declared.", |(n, v)| view! { <p>{n}" "<code>{v}</code></p> }.into_any())}
+            </section>
+        </div>
+        <History name revisions/>
+        <details class="card">
+            <summary>"Current manifest (normalised)"</summary>
+            <pre class="manifest">{manifest_json}</pre>
+        </details>
+    }
+}
+
+#[component]
+fn History(name: String, revisions: Vec<crate::dto::RevisionRow>) -> impl IntoView {
+    let newest = revisions.first().map(|r| r.revision).unwrap_or(1);
+    let oldest = revisions.last().map(|r| r.revision).unwrap_or(1);
+    let from = RwSignal::new(if newest > 1 { newest - 1 } else { oldest });
+    let to = RwSignal::new(newest);
+    let name = StoredValue::new(name);
+    let diff = Resource::new(
+        move || (from.get(), to.get()),
+        move |(from, to)| manifest_diff(name.get_value(), from, to),
+    );
+    let options = revisions.iter().map(|r| r.revision).collect::<Vec<_>>();
+    let select = move |id: &'static str, value: RwSignal<i64>| {
+        let options = options.clone();
+        view! {
+            <select id=id prop:value=move || value.get().to_string()
+                on:change=move |ev| value.set(event_target_value(&ev).parse().unwrap_or(1))>
+                {options.into_iter().map(|r| view! { <option value=r.to_string()>{format!("revision {r}")}</option> }).collect_view()}
+            </select>
+        }
+    };
+    view! {
+        <section class="card" id="history">
+            <h2>"History"</h2>
+            <table class="compact">
+                <thead><tr><th>"Revision"</th><th>"Source"</th><th>"Valid from"</th><th>"Valid to"</th></tr></thead>
+                <tbody>
+                    {revisions.into_iter().map(|r| view! {
+                        <tr data-revision=r.revision>
+                            <td>{r.revision}</td><td>{r.source}</td><td>{r.valid_from}</td>
+                            <td>{if r.valid_to.is_empty() { "current".to_owned() } else { r.valid_to }}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <p class="diff-pick">"Compare "{select("diff-from", from)}" with "{select("diff-to", to)}</p>
+            <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
+                {move || Suspend::new(async move {
+                    match diff.await {
+                        Ok(lines) => view! {
+                            <pre class="diff" id="diff">
+                                {lines.into_iter().map(|l| {
+                                    let (class, mark) = match l.kind {
+                                        DiffKind::Same => ("same", "  "),
+                                        DiffKind::Added => ("added", "+ "),
+                                        DiffKind::Removed => ("removed", "- "),
+                                    };
+                                    view! { <span class=class>{mark}{l.text}"\n"</span> }
+                                }).collect_view()}
+                            </pre>
+                        }.into_any(),
+                        Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}

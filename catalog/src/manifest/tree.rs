@@ -1,0 +1,631 @@
+//! YAML text to a tree of nodes that remember where they were written.
+//!
+//! Built from the event stream of `granit-parser` (the parser under serde-saphyr, which
+//! re-exports it) rather than through serde, because validation needs what serde throws
+//! away: the raw text of every scalar (`1.10` must stay `1.10`, not become the float
+//! `1.1`), the position of every key and value, and the index of every document in the
+//! stream, empty ones included.
+//!
+//! Every resource an input can make us spend is bounded here: nesting depth, number of
+//! documents, and the nodes that aliases copy (the "billion laughs" attack). A breach stops
+//! the input with an error; documents completed before it are kept.
+
+use std::collections::HashMap;
+
+use serde_saphyr::granit_parser::{ErrorKind, Event, Marker, Parser, ScalarStyle, Span, Tag};
+
+/// Most nodes that aliases (`*name`) and merge keys may copy in one input. Real catalog
+/// files use a handful; an alias bomb needs millions.
+pub(crate) const ALIAS_NODE_BUDGET: usize = 10_000;
+
+/// A 1-based line and column in the file, counted in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub(crate) struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    fn from_marker(marker: &Marker) -> Self {
+        Pos {
+            line: marker.line(),
+            column: marker.col() + 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    pub pos: Pos,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Value {
+    Scalar(Scalar),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+/// A scalar as written, with the type YAML 1.2's core schema gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Scalar {
+    pub text: String,
+    pub kind: ScalarKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScalarKind {
+    Null,
+    Bool,
+    Number,
+    String,
+}
+
+/// One `key: value` pair; keys are scalars, kept as text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Node,
+}
+
+impl Node {
+    /// Describes the node's type for messages: `a mapping`, `boolean true`, ...
+    pub fn describe(&self) -> String {
+        match &self.value {
+            Value::Map(_) => "a mapping".to_owned(),
+            Value::Seq(_) => "a list".to_owned(),
+            Value::Scalar(s) => match s.kind {
+                ScalarKind::Null => "null".to_owned(),
+                ScalarKind::Bool => format!("boolean {}", s.text),
+                ScalarKind::Number => format!("number {}", s.text),
+                ScalarKind::String => format!("{:?}", truncate(&s.text, 80)),
+            },
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(&self.value, Value::Scalar(s) if s.kind == ScalarKind::Null)
+    }
+}
+
+/// Shortens `s` to at most `max_chars` characters for a message.
+pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(max_chars).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// One non-empty document of a YAML stream.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Document {
+    /// 1-based position in the stream, counting empty documents too.
+    pub index: usize,
+    pub root: Node,
+}
+
+/// Why an input could not be read completely.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TreeError {
+    #[error("invalid YAML: {0}")]
+    Syntax(String),
+    #[error("nesting is deeper than {max} levels; at most {max} are allowed")]
+    TooDeep { max: usize },
+    #[error("the input has more than {max} documents; at most {max} are allowed")]
+    TooManyDocuments { max: usize },
+    #[error(
+        "aliases and merge keys copy more than {ALIAS_NODE_BUDGET} nodes; \
+         the input looks like an alias bomb and is rejected"
+    )]
+    AliasBomb,
+    #[error("alias refers to a node that contains it; recursive structures are not allowed")]
+    RecursiveAlias,
+    #[error("mapping keys must be strings, found {found}")]
+    ComplexKey { found: String },
+    #[error("duplicate key {key:?}, first written at line {first_line}; keys must be unique")]
+    DuplicateKey { key: String, first_line: usize },
+    #[error("merge key \"<<\" expects a mapping or a list of mappings, found {found}")]
+    BadMerge { found: String },
+}
+
+/// A problem found while building the tree: where, in which document, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    /// 1-based document index; 0 when no document had started.
+    pub document: usize,
+    pub pos: Pos,
+    /// Field path, when the builder knows it (duplicate keys); empty otherwise.
+    pub path: String,
+    pub error: TreeError,
+}
+
+/// The documents that were read, and the problems found; a fatal problem is always last.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    pub documents: Vec<Document>,
+    pub problems: Vec<Problem>,
+}
+
+/// Parses every document of `text`.
+pub(crate) fn parse(text: &str, max_depth: usize, max_documents: usize) -> Parsed {
+    let options = serde_saphyr::granit_parser::options! {
+        emit_comments: false,
+        // Let our own depth check speak first; the parser's limits are a backstop.
+        block_nesting_limit: max_depth.saturating_add(2),
+        flow_nesting_limit: max_depth.saturating_add(2),
+    };
+    let mut builder = Builder {
+        max_depth,
+        max_documents,
+        out: Parsed::default(),
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        copied_nodes: 0,
+        document: 0,
+    };
+    for item in Parser::new_from_str_with_options(text, options) {
+        let step = match item {
+            Ok((event, span)) => builder.event(event, span),
+            Err(err) => {
+                let error = match err.kind() {
+                    // The scanner looks ahead, so its own limit may trip before ours.
+                    ErrorKind::RecursionLimitExceeded => TreeError::TooDeep { max: max_depth },
+                    _ => TreeError::Syntax(err.info()),
+                };
+                Err((Pos::from_marker(err.marker()), error))
+            }
+        };
+        if let Err((pos, error)) = step {
+            // Errors before the first document starts are in the first document.
+            let document = builder.document.max(1);
+            builder.out.problems.push(Problem {
+                document,
+                pos,
+                path: String::new(),
+                error,
+            });
+            break;
+        }
+    }
+    let mut out = builder.out;
+    for doc in &out.documents {
+        find_duplicate_keys(&doc.root, doc.index, "", &mut out.problems);
+    }
+    out
+}
+
+/// A container being built, with the size and height of what it holds so far.
+struct Frame {
+    pos: Pos,
+    anchor: usize,
+    kind: FrameKind,
+    /// Nodes in this container, itself included.
+    size: usize,
+    /// Levels of containers below this one.
+    height: usize,
+}
+
+enum FrameKind {
+    Seq(Vec<Node>),
+    Map {
+        entries: Vec<Entry>,
+        /// The key read and waiting for its value; `Some(None)` when the key was refused
+        /// and its value must be dropped.
+        key: Option<Option<(String, Pos)>>,
+    },
+}
+
+/// A finished node, with its size and height for the budgets.
+struct Built {
+    node: Node,
+    size: usize,
+    height: usize,
+}
+
+struct Builder {
+    max_depth: usize,
+    max_documents: usize,
+    out: Parsed,
+    stack: Vec<Frame>,
+    /// Anchored nodes of the current document by anchor id, for aliases.
+    anchors: HashMap<usize, (Node, usize, usize)>,
+    copied_nodes: usize,
+    document: usize,
+}
+
+type Step = Result<(), (Pos, TreeError)>;
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: Span) -> Step {
+        let pos = Pos::from_marker(&span.start);
+        match event {
+            Event::DocumentStart(..) => {
+                self.document += 1;
+                if self.document > self.max_documents {
+                    return Err((
+                        pos,
+                        TreeError::TooManyDocuments {
+                            max: self.max_documents,
+                        },
+                    ));
+                }
+                self.anchors.clear();
+                Ok(())
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let kind = scalar_kind(&text, style, tag.as_deref());
+                let node = Node {
+                    pos,
+                    value: Value::Scalar(Scalar {
+                        text: text.into_owned(),
+                        kind,
+                    }),
+                };
+                self.finish(
+                    Built {
+                        node,
+                        size: 1,
+                        height: 0,
+                    },
+                    anchor,
+                )
+            }
+            Event::SequenceStart(_, anchor, _) => self.open(pos, anchor, FrameKind::Seq(Vec::new())),
+            Event::MappingStart(_, anchor, _) => self.open(
+                pos,
+                anchor,
+                FrameKind::Map {
+                    entries: Vec::new(),
+                    key: None,
+                },
+            ),
+            Event::SequenceEnd | Event::MappingEnd => self.close(),
+            Event::Alias(id) => self.alias(pos, id),
+            // Stream and document ends, and presentation-only events, add no node.
+            _ => Ok(()),
+        }
+    }
+
+    fn open(&mut self, pos: Pos, anchor: usize, kind: FrameKind) -> Step {
+        if self.stack.len() >= self.max_depth {
+            return Err((
+                pos,
+                TreeError::TooDeep {
+                    max: self.max_depth,
+                },
+            ));
+        }
+        self.stack.push(Frame {
+            pos,
+            anchor,
+            kind,
+            size: 1,
+            height: 1,
+        });
+        Ok(())
+    }
+
+    fn close(&mut self) -> Step {
+        let Some(frame) = self.stack.pop() else {
+            return Ok(());
+        };
+        let (value, size) = match frame.kind {
+            FrameKind::Seq(items) => (Value::Seq(items), frame.size),
+            FrameKind::Map { entries, .. } => {
+                (Value::Map(Self::apply_merge_keys(entries)?), frame.size)
+            }
+        };
+        let node = Node {
+            pos: frame.pos,
+            value,
+        };
+        self.finish(
+            Built {
+                node,
+                size,
+                height: frame.height,
+            },
+            frame.anchor,
+        )
+    }
+
+    fn alias(&mut self, pos: Pos, id: usize) -> Step {
+        // The parser refuses unknown aliases itself, so a miss is an alias to a node
+        // still open: one that contains the alias.
+        let Some((node, size, height)) = self.anchors.get(&id) else {
+            return Err((pos, TreeError::RecursiveAlias));
+        };
+        if self.stack.len() + height > self.max_depth {
+            return Err((
+                pos,
+                TreeError::TooDeep {
+                    max: self.max_depth,
+                },
+            ));
+        }
+        self.copied_nodes = self.copied_nodes.saturating_add(*size);
+        if self.copied_nodes > ALIAS_NODE_BUDGET {
+            return Err((pos, TreeError::AliasBomb));
+        }
+        let mut node = node.clone();
+        node.pos = pos;
+        let built = Built {
+            node,
+            size: *size,
+            height: *height,
+        };
+        self.finish(built, 0)
+    }
+
+    /// Adds a finished node to its parent, or makes it the document's root.
+    fn finish(&mut self, built: Built, anchor: usize) -> Step {
+        if anchor != 0 {
+            self.anchors
+                .insert(anchor, (built.node.clone(), built.size, built.height));
+        }
+        let Some(parent) = self.stack.last_mut() else {
+            if !built.node.is_null() {
+                self.out.documents.push(Document {
+                    index: self.document,
+                    root: built.node,
+                });
+            }
+            return Ok(());
+        };
+        parent.size = parent.size.saturating_add(built.size);
+        parent.height = parent.height.max(built.height + 1);
+        match &mut parent.kind {
+            FrameKind::Seq(items) => items.push(built.node),
+            FrameKind::Map { entries, key } => match key.take() {
+                None => {
+                    *key = Some(match built.node.value {
+                        Value::Scalar(s) => Some((s.text, built.node.pos)),
+                        _ => {
+                            let found = built.node.describe();
+                            self.out.problems.push(Problem {
+                                document: self.document,
+                                pos: built.node.pos,
+                                path: String::new(),
+                                error: TreeError::ComplexKey { found },
+                            });
+                            None
+                        }
+                    });
+                }
+                Some(None) => {}
+                Some(Some((name, key_pos))) => entries.push(Entry {
+                    key: name,
+                    key_pos,
+                    value: built.node,
+                }),
+            },
+        }
+        Ok(())
+    }
+
+    /// Expands `<<` entries: explicit keys win over merged ones, earlier sources over later.
+    /// Merged entries are moved, not copied: the aliases that brought them were counted.
+    fn apply_merge_keys(entries: Vec<Entry>) -> Result<Vec<Entry>, (Pos, TreeError)> {
+        if !entries.iter().any(|e| e.key == "<<") {
+            return Ok(entries);
+        }
+        let (merges, mut own): (Vec<Entry>, Vec<Entry>) =
+            entries.into_iter().partition(|e| e.key == "<<");
+        let mut sources = Vec::new();
+        for merge in merges {
+            let value = merge.value;
+            match value.value {
+                Value::Map(inner) => sources.push(inner),
+                Value::Seq(items) => {
+                    for item in items {
+                        match item.value {
+                            Value::Map(inner) => sources.push(inner),
+                            _ => {
+                                let found = item.describe();
+                                return Err((item.pos, TreeError::BadMerge { found }));
+                            }
+                        }
+                    }
+                }
+                Value::Scalar(_) => {
+                    let found = value.describe();
+                    return Err((value.pos, TreeError::BadMerge { found }));
+                }
+            }
+        }
+        for source in sources {
+            for entry in source {
+                if !own.iter().any(|e| e.key == entry.key) {
+                    own.push(entry);
+                }
+            }
+        }
+        Ok(own)
+    }
+}
+
+/// Types a scalar by YAML 1.2's core schema: quoted and block scalars and `!!str` are
+/// strings; plain scalars may be null, booleans or numbers.
+fn scalar_kind(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> ScalarKind {
+    if let Some(tag) = tag {
+        if tag.is_yaml_core_schema() {
+            match tag.suffix() {
+                "str" => return ScalarKind::String,
+                "null" => return ScalarKind::Null,
+                "bool" => return ScalarKind::Bool,
+                "int" | "float" => return ScalarKind::Number,
+                _ => {}
+            }
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return ScalarKind::String;
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => ScalarKind::Null,
+        "true" | "True" | "TRUE" | "false" | "False" | "FALSE" => ScalarKind::Bool,
+        _ if is_number(text) => ScalarKind::Number,
+        _ => ScalarKind::String,
+    }
+}
+
+fn is_number(text: &str) -> bool {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if let Some(hex) = text.strip_prefix("0x") {
+        return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return !oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    }
+    if matches!(unsigned, ".inf" | ".Inf" | ".INF") || matches!(text, ".nan" | ".NaN" | ".NAN") {
+        return true;
+    }
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = digits(int_part)
+        && frac_part.is_none_or(digits)
+        && (!int_part.is_empty() || frac_part.is_some_and(|f| !f.is_empty()));
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// Reports keys written twice in one mapping, anywhere in the document.
+fn find_duplicate_keys(node: &Node, document: usize, path: &str, out: &mut Vec<Problem>) {
+    match &node.value {
+        Value::Scalar(_) => {}
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_duplicate_keys(item, document, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Map(entries) => {
+            let mut first: HashMap<&str, Pos> = HashMap::new();
+            for entry in entries {
+                let entry_path = join_path(path, &entry.key);
+                if let Some(first_pos) = first.get(entry.key.as_str()) {
+                    out.push(Problem {
+                        document,
+                        pos: entry.key_pos,
+                        path: entry_path.clone(),
+                        error: TreeError::DuplicateKey {
+                            key: entry.key.clone(),
+                            first_line: first_pos.line,
+                        },
+                    });
+                } else {
+                    first.insert(&entry.key, entry.key_pos);
+                }
+                find_duplicate_keys(&entry.value, document, &entry_path, out);
+            }
+        }
+    }
+}
+
+/// Appends `key` to a field path: `spec` + `owner` is `spec.owner`; keys that are not
+/// plain words are quoted: `metadata.annotations["seam.dev/version"]`.
+pub(crate) fn join_path(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'$');
+    match (path.is_empty(), plain) {
+        (true, true) => key.to_owned(),
+        (false, true) => format!("{path}.{key}"),
+        (_, false) => format!("{path}[{key:?}]"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scalar(text: &str) -> ScalarKind {
+        scalar_kind(text, ScalarStyle::Plain, None)
+    }
+
+    #[test]
+    fn types_plain_scalars_by_the_core_schema() {
+        for null in ["", "~", "null", "NULL"] {
+            assert_eq!(scalar(null), ScalarKind::Null, "{null}");
+        }
+        for boolean in ["true", "False"] {
+            assert_eq!(scalar(boolean), ScalarKind::Bool, "{boolean}");
+        }
+        for number in ["1", "-2", "1.5", "1.", ".5", "1e3", "-1.5E-3", "0x1F", "0o17", ".inf", "-.inf", ".nan"] {
+            assert_eq!(scalar(number), ScalarKind::Number, "{number}");
+        }
+        for string in ["1.2.3", "v1", "yes", "1e", ".", "-", "0x", "e3", "1.4.0-rc.1"] {
+            assert_eq!(scalar(string), ScalarKind::String, "{string}");
+        }
+        assert_eq!(
+            scalar_kind("1", ScalarStyle::DoubleQuoted, None),
+            ScalarKind::String
+        );
+    }
+
+    #[test]
+    fn paths_quote_keys_that_are_not_words() {
+        assert_eq!(join_path("", "spec"), "spec");
+        assert_eq!(join_path("spec", "owner"), "spec.owner");
+        assert_eq!(
+            join_path("metadata.annotations", "seam.dev/version"),
+            "metadata.annotations[\"seam.dev/version\"]"
+        );
+    }
+
+    #[test]
+    fn keeps_positions_and_counts_empty_documents() {
+        let parsed = parse("---\n---\na:\n  - b: 1\n", 32, 10);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        assert_eq!(parsed.documents.len(), 1);
+        let doc = &parsed.documents[0];
+        assert_eq!(doc.index, 2);
+        let Value::Map(entries) = &doc.root.value else {
+            panic!("not a map")
+        };
+        assert_eq!(entries[0].key_pos, Pos { line: 3, column: 1 });
+        let Value::Seq(items) = &entries[0].value.value else {
+            panic!("not a list")
+        };
+        let Value::Map(inner) = &items[0].value else {
+            panic!("not a map")
+        };
+        assert_eq!(inner[0].value.pos, Pos { line: 4, column: 8 });
+    }
+
+    #[test]
+    fn expands_aliases_and_merge_keys() {
+        let parsed = parse("base: &b {x: 1, y: 2}\ncopy: *b\nmerged: {<<: *b, y: 3}\n", 32, 10);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let Value::Map(entries) = &parsed.documents[0].root.value else {
+            panic!("not a map")
+        };
+        assert_eq!(entries[1].value.pos, Pos { line: 2, column: 7 });
+        let Value::Map(merged) = &entries[2].value.value else {
+            panic!("not a map")
+        };
+        let pairs: Vec<(&str, &str)> = merged
+            .iter()
+            .map(|e| match &e.value.value {
+                Value::Scalar(s) => (e.key.as_str(), s.text.as_str()),
+                _ => panic!("not a scalar"),
+            })
+            .collect();
+        assert_eq!(pairs, [("y", "3"), ("x", "1")]);
+    }
+}

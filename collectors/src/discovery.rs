@@ -1,0 +1,263 @@
+//! Discovery: fetches the manifest each service serves itself at a well-known path of
+//! its base URL, again every interval, with `If-None-Match` so an unchanged manifest
+//! costs a 304 and nothing downstream.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::{ManifestBatch, ManifestSink};
+
+fn default_path() -> String {
+    "/.well-known/seam/manifest.yaml".to_owned()
+}
+
+fn default_interval() -> u64 {
+    60
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+
+fn default_max_bytes() -> usize {
+    1024 * 1024
+}
+
+/// `[collectors.discovery]`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryConfig {
+    /// Base URLs of the services to ask, as `http://10.0.0.5:8080`.
+    pub targets: Vec<String>,
+    /// Path of the manifest under each base URL.
+    #[serde(default = "default_path")]
+    pub path: String,
+    /// Seconds between two fetches of the same target.
+    #[serde(default = "default_interval")]
+    pub interval_secs: u64,
+    /// Seconds a fetch may take; never more than the interval.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Largest manifest accepted, in bytes; a larger one fails the fetch.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: usize,
+}
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("request failed: {0}")]
+    Request(#[from] reqwest::Error),
+    #[error("answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("manifest is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("manifest is not UTF-8")]
+    NotUtf8,
+}
+
+/// What one fetch found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fetched {
+    /// The manifest did not change since the ETag we sent.
+    NotModified,
+    Manifest {
+        text: String,
+        etag: Option<String>,
+    },
+}
+
+/// Fetches `url`, sending `etag` as `If-None-Match`.
+pub async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    etag: Option<&str>,
+    max_bytes: usize,
+) -> Result<Fetched, FetchError> {
+    let mut request = client.get(url).header(
+        "accept",
+        "application/yaml, application/json;q=0.9, text/plain;q=0.5",
+    );
+    if let Some(etag) = etag {
+        request = request.header("if-none-match", etag);
+    }
+    let mut response = request.send().await?;
+    if response.status() == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(Fetched::NotModified);
+    }
+    if !response.status().is_success() {
+        return Err(FetchError::Status(response.status()));
+    }
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_bytes as u64)
+    {
+        return Err(FetchError::TooLarge { limit: max_bytes });
+    }
+    let etag = response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max_bytes {
+            return Err(FetchError::TooLarge { limit: max_bytes });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let text = String::from_utf8(body).map_err(|_| FetchError::NotUtf8)?;
+    Ok(Fetched::Manifest { text, etag })
+}
+
+/// Runs discovery until the sink closes.
+pub async fn run(config: DiscoveryConfig, sink: ManifestSink) {
+    let interval = Duration::from_secs(config.interval_secs.max(1));
+    let timeout = Duration::from_secs(config.timeout_secs.max(1)).min(interval);
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!(error = %err, "discovery cannot build its http client");
+            return;
+        }
+    };
+    let mut etags: HashMap<String, String> = HashMap::new();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        for target in &config.targets {
+            let url = format!("{}{}", target.trim_end_matches('/'), config.path);
+            match fetch(
+                &client,
+                &url,
+                etags.get(&url).map(String::as_str),
+                config.max_bytes,
+            )
+            .await
+            {
+                Ok(Fetched::NotModified) => tracing::debug!(%url, "manifest not modified"),
+                Ok(Fetched::Manifest { text, etag }) => {
+                    let batch = ManifestBatch {
+                        source: "discovery",
+                        origin: url.clone(),
+                        text,
+                    };
+                    if sink.send(batch).await.is_err() {
+                        return;
+                    }
+                    match etag {
+                        Some(etag) => etags.insert(url, etag),
+                        None => etags.remove(&url),
+                    };
+                }
+                Err(err) => tracing::warn!(%url, error = %err, "manifest fetch failed"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    use std::sync::{Arc, Mutex};
+
+    async fn serve(router: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        base
+    }
+
+    #[tokio::test]
+    async fn fetches_with_etags_and_limits() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let router = axum::Router::new()
+            .route(
+                "/.well-known/seam/manifest.yaml",
+                axum::routing::get({
+                    let seen = seen.clone();
+                    move |headers: HeaderMap| async move {
+                        let inm = headers
+                            .get("if-none-match")
+                            .map(|v| v.to_str().unwrap().to_owned());
+                        seen.lock().unwrap().push(inm.clone());
+                        if inm.as_deref() == Some("\"v1\"") {
+                            StatusCode::NOT_MODIFIED.into_response()
+                        } else {
+                            ([("etag", "\"v1\"")], "kind: Service\n").into_response()
+                        }
+                    }
+                }),
+            )
+            .route("/big", axum::routing::get(|| async { "x".repeat(2000) }))
+            .route(
+                "/missing",
+                axum::routing::get(|| async { StatusCode::NOT_FOUND }),
+            );
+        let base = serve(router).await;
+        let client = reqwest::Client::new();
+        let url = format!("{base}/.well-known/seam/manifest.yaml");
+
+        let first = fetch(&client, &url, None, 1024).await.unwrap();
+        assert_eq!(
+            first,
+            Fetched::Manifest {
+                text: "kind: Service\n".into(),
+                etag: Some("\"v1\"".into())
+            }
+        );
+        assert_eq!(
+            fetch(&client, &url, Some("\"v1\""), 1024).await.unwrap(),
+            Fetched::NotModified
+        );
+        assert_eq!(*seen.lock().unwrap(), [None, Some("\"v1\"".to_owned())]);
+
+        let err = fetch(&client, &format!("{base}/big"), None, 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge { limit: 1024 }), "{err}");
+        let err = fetch(&client, &format!("{base}/missing"), None, 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "answered 404 Not Found");
+    }
+
+    #[tokio::test]
+    async fn run_sends_changed_manifests_only() {
+        let router = axum::Router::new().route(
+            "/.well-known/seam/manifest.yaml",
+            axum::routing::get(|headers: HeaderMap| async move {
+                if headers.contains_key("if-none-match") {
+                    StatusCode::NOT_MODIFIED.into_response()
+                } else {
+                    ([("etag", "\"a\"")], "text").into_response()
+                }
+            }),
+        );
+        let base = serve(router).await;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let config = DiscoveryConfig {
+            targets: vec![base.clone()],
+            path: default_path(),
+            interval_secs: 1,
+            timeout_secs: 1,
+            max_bytes: 1024,
+        };
+        let task = tokio::spawn(run(config, tx));
+        let batch = rx.recv().await.unwrap();
+        assert_eq!(
+            batch.origin,
+            format!("{base}/.well-known/seam/manifest.yaml")
+        );
+        assert_eq!((batch.source, batch.text.as_str()), ("discovery", "text"));
+        // The next round is a 304: nothing more arrives.
+        let next = tokio::time::timeout(Duration::from_millis(1500), rx.recv()).await;
+        assert!(next.is_err(), "{next:?}");
+        task.abort();
+    }
+}

@@ -1,0 +1,70 @@
+const { test, expect } = require('@playwright/test');
+const { waitForHydration, markDocument, expectSameDocument } = require('./helpers');
+
+test.describe.configure({ mode: 'serial' });
+
+const manifest = (version, extra = '') => `apiVersion: seam.dev/v1
+kind: Service
+metadata:
+  name: inventory
+  description: Knows what is in stock
+spec:
+  version: ${version}
+  owner: team-stock
+  domain: warehouse
+  lifecycle: production
+${extra}`;
+
+test('a pasted manifest is checked as you type, with errors at their line, and registers', async ({ page, request }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  await markDocument(page);
+
+  // Line 7 carries the bad version; the finding appears right under that line.
+  await page.fill('#manifest-text', manifest('v1.2'));
+  const finding = page.locator('.diag.error[data-diag-line="7"]');
+  await expect(finding).toContainText('did you mean "1.2.0"?');
+  await expect(page.locator('.src-line[data-line="7"]')).toHaveClass(/has-error/);
+  await expect(page.locator('#manifest-summary')).toContainText('1 error(s)');
+
+  // Registering refuses and stores nothing.
+  await page.click('#manifest-submit');
+  await expect(page.locator('[role=alert]')).toContainText('Not registered');
+  expect((await request.get('/api/v1/services/inventory')).status()).toBe(404);
+
+  // An unknown field is an error at its own line.
+  await page.fill('#manifest-text', manifest('1.2.0', '  colour: red\n'));
+  await expect(page.locator('.diag.error[data-diag-line="11"]')).toContainText('colour');
+
+  await page.fill('#manifest-text', manifest('1.2.0'));
+  await expect(page.locator('#manifest-summary')).toContainText('Valid: 1 service(s)');
+  await page.click('#manifest-submit');
+  await expect(page.locator('.applied li[data-change="inventory"]')).toContainText('created service');
+  await expectSameDocument(page);
+
+  const stored = await (await request.get('/api/v1/services/inventory')).json();
+  expect(stored.owner).toBe('team-stock');
+  expect(stored.domain).toBe('warehouse');
+  expect(stored.revision).toBe(1);
+});
+
+test('the service page shows the manifest history and a diff between revisions', async ({ page, request }) => {
+  const put = await request.put('/api/v1/manifests', {
+    headers: { 'content-type': 'application/yaml' },
+    data: manifest('1.3.0'),
+  });
+  expect(put.status(), await put.text()).toBe(200);
+
+  await page.goto('/services/inventory');
+  await waitForHydration(page);
+  await expect(page.locator('#history tr[data-revision]')).toHaveCount(2);
+  await expect(page.locator('#diff .removed')).toContainText('"version": "1.2.0"');
+  await expect(page.locator('#diff .added')).toContainText('"version": "1.3.0"');
+
+  await page.goto('/domains');
+  await expect(page.locator('[data-domain="warehouse"]')).toContainText('inventory');
+  await page.goto('/teams');
+  await expect(page.locator('tr[data-team="team-stock"]')).toContainText('inventory');
+  await page.goto('/services/inventory');
+  await page.screenshot({ path: 'test-results/service.png', fullPage: true });
+});

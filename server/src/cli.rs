@@ -1,0 +1,241 @@
+//! `seam lint` and `seam register`: manifests checked offline, and sent from a service's
+//! own CI pipeline.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use seam_catalog::manifest::{self, Diagnostic, Input, Limits, Loaded, Severity};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// One line per finding, `file:line:column: severity: ...`, then a summary
+    #[default]
+    Human,
+    /// One JSON object with every finding
+    Json,
+}
+
+/// Options of `seam lint`.
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    /// Manifest files (Seam format or Backstage catalog-info.yaml); `-` reads standard
+    /// input. A single Backstage file's Location targets are followed
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Options of `seam register`.
+#[derive(Debug, Clone, Args)]
+pub struct RegisterArgs {
+    /// Manifest files to register, checked first as `seam lint` does
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Seam's base URL
+    #[arg(
+        long,
+        env = "SEAM_SERVER",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub server: String,
+
+    /// API token of the Seam server
+    #[arg(long, env = "SEAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// The files read for one lint run, in reading order, and what loading them found.
+struct Linted {
+    files: Vec<(String, String)>,
+    loaded: Loaded,
+}
+
+fn read_input(path: &str) -> Result<String, String> {
+    let mut text = String::new();
+    let limit = Limits::default().max_bytes as u64 + 1;
+    let result = if path == "-" {
+        std::io::stdin().take(limit).read_to_string(&mut text)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_string(&mut text))
+    };
+    result.map_err(|err| err.to_string())?;
+    Ok(text)
+}
+
+fn lint_files(paths: &[PathBuf]) -> Linted {
+    let limits = Limits::default();
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut files: Vec<(String, String)> = Vec::new();
+    if let [only] = names.as_slice() {
+        let mut read = |path: &str| {
+            let text = read_input(path)?;
+            files.push((path.to_owned(), text.clone()));
+            Ok(text)
+        };
+        let loaded = manifest::load_tree(only, &mut read, &limits);
+        return Linted { files, loaded };
+    }
+    let mut unreadable = Vec::new();
+    for name in &names {
+        match read_input(name) {
+            Ok(text) => files.push((name.clone(), text)),
+            Err(reason) => unreadable.push(Diagnostic {
+                severity: Severity::Error,
+                file: name.clone(),
+                document: 0,
+                line: None,
+                column: None,
+                path: String::new(),
+                message: format!("cannot read the file: {reason}"),
+            }),
+        }
+    }
+    let inputs: Vec<Input<'_>> = files
+        .iter()
+        .map(|(name, text)| Input { name, text })
+        .collect();
+    let mut loaded = manifest::load(&inputs, &limits);
+    loaded.diagnostics.splice(0..0, unreadable);
+    Linted { files, loaded }
+}
+
+#[derive(Serialize)]
+struct LintReport<'a> {
+    ok: bool,
+    files: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: &'a [Diagnostic],
+}
+
+fn report(linted: &Linted, format: OutputFormat) -> bool {
+    let diagnostics = &linted.loaded.diagnostics;
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diagnostics.len() - errors;
+    let ok = errors == 0;
+    match format {
+        OutputFormat::Human => {
+            for d in diagnostics {
+                println!("{d}");
+            }
+            let catalog = &linted.loaded.catalog;
+            let verdict = if ok { "ok" } else { "invalid" };
+            println!(
+                "{verdict}: {} file(s), {} service(s), {} other entities; {errors} error(s), {warnings} warning(s)",
+                linted.files.len(),
+                catalog.services.len(),
+                catalog.apis.len() + catalog.systems.len() + catalog.domains.len() + catalog.teams.len() + catalog.resources.len(),
+            );
+        }
+        OutputFormat::Json => {
+            let report = LintReport {
+                ok,
+                files: linted.files.len(),
+                errors,
+                warnings,
+                diagnostics,
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("serialisable")
+            );
+        }
+    }
+    ok
+}
+
+/// Runs `seam lint`; returns whether every file is valid.
+pub fn lint(args: &LintArgs) -> bool {
+    report(&lint_files(&args.files), args.format)
+}
+
+/// Runs `seam register`: lints, then sends every document in one request, which the
+/// server applies in one transaction. Returns whether the server accepted them.
+pub async fn register(args: &RegisterArgs) -> anyhow::Result<bool> {
+    let linted = lint_files(&args.files);
+    if linted.loaded.has_errors() {
+        report(&linted, args.format);
+        eprintln!("seam: nothing was sent");
+        return Ok(false);
+    }
+    let body = linted
+        .files
+        .iter()
+        .map(|(_, text)| text.trim_end().trim_end_matches("---").trim_end())
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    let url = format!("{}/api/v1/manifests", args.server.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let mut request = client
+        .put(&url)
+        .header("content-type", "application/yaml")
+        .header("x-seam-source", "cli")
+        .body(body);
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let answer: serde_json::Value = response
+        .json()
+        .await
+        .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
+    if args.format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(status.is_success());
+    }
+    if !status.is_success() {
+        eprintln!(
+            "seam: {url} refused the manifests ({status}): {}",
+            answer["error"]["message"].as_str().unwrap_or("?")
+        );
+        for d in answer["error"]["diagnostics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(d) = serde_json::from_value::<Diagnostic>(d.clone()) {
+                eprintln!("{d}");
+            }
+        }
+        return Ok(false);
+    }
+    for change in answer["changes"].as_array().into_iter().flatten() {
+        let revision = change["revision"]
+            .as_i64()
+            .map(|r| format!(" (revision {r})"))
+            .unwrap_or_default();
+        println!(
+            "{} {} {}{revision}",
+            change["change"].as_str().unwrap_or("?"),
+            change["kind"].as_str().unwrap_or("?"),
+            change["name"].as_str().unwrap_or("?"),
+        );
+    }
+    for d in answer["warnings"].as_array().into_iter().flatten() {
+        if let Ok(d) = serde_json::from_value::<Diagnostic>(d.clone()) {
+            println!("{d}");
+        }
+    }
+    Ok(true)
+}

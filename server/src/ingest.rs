@@ -1,0 +1,83 @@
+//! Ingest: manifest text from any source (API, collectors) is parsed, validated and,
+//! only when it has no errors, applied to the store in one transaction.
+
+use seam_catalog::manifest::{self, Diagnostic, Input, Limits};
+use seam_collectors::ManifestBatch;
+use seam_store::{Change, ChangeKind, SharedStore, StoreError};
+use tokio::sync::mpsc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The text has errors; nothing was stored. Holds every diagnostic.
+    #[error("the manifest has errors")]
+    Invalid(Vec<Diagnostic>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an accepted manifest changed, and the warnings it carried.
+pub struct Applied {
+    pub changes: Vec<Change>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Parses `text` (named `origin` in diagnostics) off the async threads, then applies it.
+pub async fn apply_text(
+    store: &SharedStore,
+    origin: &str,
+    text: String,
+    source: &str,
+) -> Result<Applied, IngestError> {
+    let origin_owned = origin.to_owned();
+    let loaded = tokio::task::spawn_blocking(move || {
+        manifest::load(
+            &[Input {
+                name: &origin_owned,
+                text: &text,
+            }],
+            &Limits::default(),
+        )
+    })
+    .await
+    .expect("manifest parsing does not panic");
+    if loaded.has_errors() {
+        return Err(IngestError::Invalid(loaded.diagnostics));
+    }
+    let changes = store
+        .apply_catalog(&loaded.catalog, source, chrono::Utc::now())
+        .await?;
+    for change in changes.iter().filter(|c| c.change != ChangeKind::Unchanged) {
+        tracing::info!(
+            origin,
+            source,
+            kind = change.kind,
+            name = %change.name,
+            change = change.change.as_str(),
+            "catalog entry applied"
+        );
+    }
+    Ok(Applied {
+        changes,
+        warnings: loaded.diagnostics,
+    })
+}
+
+/// Applies what the collectors send until every sender is gone.
+pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, store: SharedStore) {
+    while let Some(batch) = batches.recv().await {
+        match apply_text(&store, &batch.origin, batch.text, batch.source).await {
+            Ok(_) => {}
+            Err(IngestError::Invalid(diagnostics)) => {
+                for d in diagnostics
+                    .iter()
+                    .filter(|d| d.severity == manifest::Severity::Error)
+                {
+                    tracing::warn!(origin = %batch.origin, diagnostic = %d, "collected manifest refused");
+                }
+            }
+            Err(IngestError::Store(err)) => {
+                tracing::error!(origin = %batch.origin, error = %err, "collected manifest not stored")
+            }
+        }
+    }
+}
