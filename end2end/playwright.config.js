@@ -21,6 +21,8 @@ module.exports = defineConfig({
   outputDir: './test-results',
   use: {
     baseURL: `http://127.0.0.1:${port}`,
+    // Write calls of the API need this token (see webServer below).
+    extraHTTPHeaders: { Authorization: 'Bearer e2e-token' },
     screenshot: 'only-on-failure',
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
@@ -31,7 +33,7 @@ module.exports = defineConfig({
     },
   },
   webServer: {
-    command: `"${bin}" --listen 127.0.0.1:${port} --data-dir "${dataDir}" --log-level warn`,
+    command: `"${bin}" --listen 127.0.0.1:${port} --data-dir "${dataDir}" --log-level warn --api-token e2e-token`,
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,

@@ -26,6 +26,14 @@ pub fn ServicePage() -> impl IntoView {
     }
 }
 
+fn or_dash(value: &str) -> String {
+    if value.is_empty() {
+        "—".to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
 fn list_or_none<T>(items: Vec<T>, none: &'static str, render: impl Fn(T) -> AnyView) -> AnyView {
     if items.is_empty() {
         view! { <p class="muted">{none}</p> }.into_any()
@@ -87,8 +95,8 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
         <p class="muted">{description}</p>
         <dl class="facts">
             <dt>"Owner"</dt><dd>{row.owner.clone()}</dd>
-            <dt>"Domain"</dt><dd>{row.domain.clone()}</dd>
-            <dt>"System"</dt><dd>{row.system.clone()}</dd>
+            <dt>"Domain"</dt><dd>{or_dash(&row.domain)}</dd>
+            <dt>"System"</dt><dd>{or_dash(&row.system)}</dd>
             <dt>"Kind"</dt><dd>{row.kind.clone()}</dd>
             <dt>"Registered"</dt><dd>{row.registered_at.clone()}</dd>
         </dl>

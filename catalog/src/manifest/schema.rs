@@ -16,8 +16,9 @@ use crate::validate::NAME_MAX_LEN;
 
 /// The entity-name rule of [`crate::validate::is_entity_name`] as a regular expression.
 pub(crate) const NAME_PATTERN: &str = "^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$";
-/// Semantic versions as the `semver` crate accepts them (no leading `v`).
-pub(crate) const VERSION_PATTERN: &str = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$";
+/// Semantic versions as the `semver` crate accepts them: semver.org's grammar (no leading
+/// `v`, no leading zeros in numeric identifiers).
+pub(crate) const VERSION_PATTERN: &str = r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$";
 /// Absolute http and https URLs.
 pub(crate) const URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#:][^\s]*$";
 
