@@ -12,7 +12,10 @@ fn examples_dir() -> PathBuf {
     let testdata = std::env::var_os("SEAM_TESTDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/testdata"))
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/testdata"
+            ))
         });
     testdata.join("backstage-catalog-examples")
 }
@@ -146,7 +149,10 @@ fn maps_every_component() {
     assert_eq!(artist_lookup.description.as_deref(), Some("Artist Lookup"));
     assert_eq!(artist_lookup.links.len(), 7);
     assert_eq!(artist_lookup.links[0].url, "https://example.com/user");
-    assert_eq!(artist_lookup.links[0].title.as_deref(), Some("Examples Users"));
+    assert_eq!(
+        artist_lookup.links[0].title.as_deref(),
+        Some("Examples Users")
+    );
 }
 
 #[test]
@@ -184,7 +190,14 @@ fn maps_apis_systems_domains_and_resources() {
     let mut systems: Vec<String> = catalog
         .systems
         .iter()
-        .map(|s| format!("{} owner={} domain={}", s.name, s.owner, s.domain.as_deref().unwrap_or("-")))
+        .map(|s| {
+            format!(
+                "{} owner={} domain={}",
+                s.name,
+                s.owner,
+                s.domain.as_deref().unwrap_or("-")
+            )
+        })
         .collect();
     systems.sort();
     assert_eq!(
@@ -199,7 +212,14 @@ fn maps_apis_systems_domains_and_resources() {
     let mut domains: Vec<String> = catalog
         .domains
         .iter()
-        .map(|d| format!("{} owner={} parent={}", d.name, d.owner, d.parent.as_deref().unwrap_or("-")))
+        .map(|d| {
+            format!(
+                "{} owner={} parent={}",
+                d.name,
+                d.owner,
+                d.parent.as_deref().unwrap_or("-")
+            )
+        })
         .collect();
     domains.sort();
     assert_eq!(
@@ -213,8 +233,18 @@ fn maps_apis_systems_domains_and_resources() {
     assert_eq!(catalog.resources.len(), 1);
     let db = &catalog.resources[0];
     assert_eq!(
-        (db.name.as_str(), db.resource_type.as_str(), db.owner.as_str(), db.system.as_deref()),
-        ("artists-db", "database", "team-a", Some("artist-engagement-portal"))
+        (
+            db.name.as_str(),
+            db.resource_type.as_str(),
+            db.owner.as_str(),
+            db.system.as_deref()
+        ),
+        (
+            "artists-db",
+            "database",
+            "team-a",
+            Some("artist-engagement-portal")
+        )
     );
 }
 
@@ -260,7 +290,10 @@ fn relations(catalog: &Catalog) -> Vec<String> {
     for s in &catalog.services {
         for api in &s.provides {
             assert_eq!(api.version, None);
-            out.push(format!("{} providesApi {} ({:?})", s.name, api.name, api.protocol));
+            out.push(format!(
+                "{} providesApi {} ({:?})",
+                s.name, api.name, api.protocol
+            ));
         }
         for dep in &s.consumes {
             assert_eq!(dep.version_req, None);
@@ -337,7 +370,11 @@ fn maps_every_relation() {
         ]
     );
     // The one datastore is owned: artist-lookup is the only component that depends on it.
-    let stores: Vec<_> = catalog.services.iter().flat_map(|s| &s.datastores).collect();
+    let stores: Vec<_> = catalog
+        .services
+        .iter()
+        .flat_map(|s| &s.datastores)
+        .collect();
     assert_eq!(stores.len(), 1);
     assert_eq!(stores[0].access, Access::Owned);
     let _ = (Mode::Sync, Protocol::Http);

@@ -13,13 +13,20 @@ use seam_catalog::manifest::{
 use seam_catalog::manifest::{Input, Limits};
 
 fn load_one(text: &str) -> Loaded {
-    load(&[Input { name: "p.yaml", text }], &Limits::default())
+    load(
+        &[Input {
+            name: "p.yaml",
+            text,
+        }],
+        &Limits::default(),
+    )
 }
 
 /// Loads `text` and checks what must hold for any input.
 fn check_sane(text: &str) -> Loaded {
     let loaded = load_one(text);
-    let lines = text.split('\n').count();
+    // YAML breaks lines at `\r\n`, `\n` and a lone `\r`, as editors do.
+    let lines = text.replace("\r\n", "\n").split(['\n', '\r']).count();
     for d in &loaded.diagnostics {
         assert_eq!(d.file, "p.yaml");
         assert!(!d.message.is_empty() && !d.message.ends_with('.'), "{d}");
@@ -67,11 +74,50 @@ spec:
 
 /// Fragments that YAML gives meaning to, to build and mutate inputs with.
 const TOKENS: &[&str] = &[
-    ":", ": ", "-", "- ", " ", "  ", "\n", "\t", "[", "]", "{", "}", ",", "&a ", "*a", "---\n",
-    "...\n", "'", "\"", "#", "<<: ", "!!str ", "!x ", "? ", "|", ">", "%YAML 1.2\n", "\\", "a",
-    "1", "1.0", "~", "null", "true", "apiVersion: seam.dev/v1\n", "kind: Service\n",
-    "metadata:\n", "spec:\n", "name: x\n", "apiVersion: backstage.io/v1alpha1\n",
-    "kind: Component\n", "\u{feff}", "é", "\r\n",
+    ":",
+    ": ",
+    "-",
+    "- ",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "&a ",
+    "*a",
+    "---\n",
+    "...\n",
+    "'",
+    "\"",
+    "#",
+    "<<: ",
+    "!!str ",
+    "!x ",
+    "? ",
+    "|",
+    ">",
+    "%YAML 1.2\n",
+    "\\",
+    "a",
+    "1",
+    "1.0",
+    "~",
+    "null",
+    "true",
+    "apiVersion: seam.dev/v1\n",
+    "kind: Service\n",
+    "metadata:\n",
+    "spec:\n",
+    "name: x\n",
+    "apiVersion: backstage.io/v1alpha1\n",
+    "kind: Component\n",
+    "\u{feff}",
+    "é",
+    "\r\n",
 ];
 
 fn yamlish() -> impl Strategy<Value = String> {
@@ -137,7 +183,12 @@ fn name() -> impl Strategy<Value = String> {
 }
 
 fn version() -> impl Strategy<Value = String> {
-    (0u64..100, 0u64..100, 0u64..1000, prop::option::of("[a-z]{1,5}(\\.[1-9][0-9]?)?"))
+    (
+        0u64..100,
+        0u64..100,
+        0u64..1000,
+        prop::option::of("[a-z]{1,5}(\\.[1-9][0-9]?)?"),
+    )
         .prop_map(|(a, b, c, pre)| match pre {
             Some(pre) => format!("{a}.{b}.{c}-{pre}"),
             None => format!("{a}.{b}.{c}"),
@@ -151,6 +202,15 @@ const PROTOCOLS: [(&str, Protocol); 4] = [
     ("graphql", Protocol::Graphql),
 ];
 
+/// One `consumes` entry: service, API, version range as (major, minor), sync, protocol.
+type Consumed = (
+    Option<String>,
+    Option<String>,
+    Option<(u8, u8)>,
+    Option<bool>,
+    Option<usize>,
+);
+
 /// A manifest as fields, rendered to YAML by [`render`] and expected back as a
 /// [`ServiceManifest`] by [`expected`].
 #[derive(Debug, Clone)]
@@ -163,7 +223,7 @@ struct Generated {
     description: Option<String>,
     instances: Vec<(u8, u16, bool)>,
     provides: Vec<(String, Option<String>, Option<usize>)>,
-    consumes: Vec<(Option<String>, Option<String>, Option<(u8, u8)>, Option<bool>, Option<usize>)>,
+    consumes: Vec<Consumed>,
     datastores: Vec<(String, String, Option<bool>)>,
     libraries: Vec<(String, String)>,
 }
@@ -183,7 +243,10 @@ fn generated() -> impl Strategy<Value = Generated> {
             let n = names.len();
             (
                 Just(names),
-                prop::collection::vec((prop::option::of(version()), prop::option::of(0usize..4)), n),
+                prop::collection::vec(
+                    (prop::option::of(version()), prop::option::of(0usize..4)),
+                    n,
+                ),
             )
         }),
         prop::collection::vec(
@@ -194,7 +257,9 @@ fn generated() -> impl Strategy<Value = Generated> {
                 prop::option::of(any::<bool>()),
                 prop::option::of(0usize..4),
             )
-                .prop_filter("names a service or an API", |c| c.0.is_some() || c.1.is_some()),
+                .prop_filter("names a service or an API", |c| {
+                    c.0.is_some() || c.1.is_some()
+                }),
             0..4,
         ),
         prop::collection::btree_set(name(), 0..3).prop_flat_map(|names| {
@@ -307,7 +372,11 @@ fn render(g: &Generated) -> String {
     for (name, kind, shared) in &g.datastores {
         out.push_str(&format!("    - {{name: {name}, kind: {kind}"));
         if let Some(shared) = shared {
-            out.push_str(if *shared { ", access: shared" } else { ", access: owned" });
+            out.push_str(if *shared {
+                ", access: shared"
+            } else {
+                ", access: owned"
+            });
         }
         out.push_str("}\n");
     }
@@ -363,7 +432,8 @@ fn expected(g: &Generated) -> ServiceManifest {
                 Dependency {
                     service: service.clone(),
                     api: api.clone(),
-                    version_req: req.map(|(major, minor)| format!(">={major}.{minor}, <{}", major + 1)),
+                    version_req: req
+                        .map(|(major, minor)| format!(">={major}.{minor}, <{}", major + 1)),
                     mode: match sync {
                         Some(true) => Mode::Sync,
                         Some(false) => Mode::Async,
@@ -406,12 +476,7 @@ fn schema_pattern(def: &str) -> regex::Regex {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: 256,
-        // Integration tests have no lib.rs beside them to keep regressions in.
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn never_panics_on_arbitrary_text(text in any::<String>()) {

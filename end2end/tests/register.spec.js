@@ -68,3 +68,27 @@ test('the service page shows the manifest history and a diff between revisions',
   await page.goto('/services/inventory');
   await page.screenshot({ path: 'test-results/service.png', fullPage: true });
 });
+
+test('a manifest file can be uploaded into the registration page', async ({ page }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  await page.setInputFiles('#manifest-file', {
+    name: 'catalog-info.yaml',
+    mimeType: 'text/yaml',
+    buffer: Buffer.from(`apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: uploaded
+  annotations:
+    seam.dev/version: 0.1.0
+spec:
+  type: service
+  lifecycle: experimental
+  owner: team-upload
+`),
+  });
+  await expect(page.locator('#manifest-text')).toHaveValue(/name: uploaded/);
+  await expect(page.locator('#manifest-summary')).toContainText('Valid: 1 service(s)');
+  await page.click('#manifest-submit');
+  await expect(page.locator('.applied li[data-change="uploaded"]')).toContainText('created service');
+});

@@ -48,6 +48,7 @@ pub fn RegisterPage() -> impl IntoView {
         },
     );
     let apply = ServerAction::<CheckManifest>::new();
+    let upload_error = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         apply.dispatch(CheckManifest {
@@ -97,6 +98,13 @@ pub fn RegisterPage() -> impl IntoView {
             <p class="muted">
                 "Paste a Seam manifest ("<a href="/api/v1/schema/manifest">"JSON Schema"</a>") or Backstage "
                 <code>"catalog-info.yaml"</code>" documents. Several documents may be separated by "<code>"---"</code>"."
+            </p>
+            <p class="upload">
+                <label>"Or upload a file: "
+                    <input type="file" id="manifest-file" accept=".yaml,.yml,.json,text/yaml,application/json"
+                        on:change=move |ev| read_upload(ev, text, upload_error)/>
+                </label>
+                <span class="error-text" id="upload-error">{move || upload_error.get()}</span>
             </p>
             <form id="manifest-form" on:submit=on_submit>
                 <textarea
@@ -197,4 +205,39 @@ fn diagnostic(d: DiagnosticRow, line: usize) -> impl IntoView {
             {position}{path}{d.message}
         </div>
     }
+}
+
+/// Largest file the upload reads, as the server's limit for one input.
+#[cfg(feature = "hydrate")]
+const UPLOAD_MAX_BYTES: f64 = 1024.0 * 1024.0;
+
+/// Reads the chosen file into the text box (browser only).
+fn read_upload(ev: leptos::ev::Event, text: RwSignal<String>, error: RwSignal<Option<String>>) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        let Some(file) = input.files().and_then(|files| files.get(0)) else {
+            return;
+        };
+        if file.size() > UPLOAD_MAX_BYTES {
+            error.set(Some(format!("{} is larger than 1 MiB", file.name())));
+            return;
+        }
+        error.set(None);
+        let promise = file.text();
+        leptos::task::spawn_local(async move {
+            match wasm_bindgen_futures::JsFuture::from(promise).await {
+                Ok(value) => text.set(value.as_string().unwrap_or_default()),
+                Err(_) => error.set(Some("the file could not be read as text".to_owned())),
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (ev, text, error);
 }

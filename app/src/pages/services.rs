@@ -35,6 +35,7 @@ struct Filters {
     text: RwSignal<String>,
     owner: RwSignal<String>,
     domain: RwSignal<String>,
+    system: RwSignal<String>,
     lifecycle: RwSignal<String>,
     sort: RwSignal<(Sort, bool)>,
 }
@@ -52,6 +53,7 @@ pub fn ServicesPage() -> impl IntoView {
         text: RwSignal::new(initial("q")),
         owner: RwSignal::new(initial("owner")),
         domain: RwSignal::new(initial("domain")),
+        system: RwSignal::new(initial("system")),
         lifecycle: RwSignal::new(initial("lifecycle")),
         sort: RwSignal::new((Sort::Name, false)),
     };
@@ -117,21 +119,20 @@ fn ServiceTable(rows: Vec<ServiceRow>, filters: Filters) -> impl IntoView {
     let total = rows.len();
     let owners = distinct(&rows, |r| &r.owner);
     let domains = distinct(&rows, |r| &r.domain);
+    let systems = distinct(&rows, |r| &r.system);
     let lifecycles = distinct(&rows, |r| &r.lifecycle);
     let rows = StoredValue::new(rows);
     let visible = move || {
         let needle = filters.text.get().trim().to_lowercase();
-        let (owner, domain, lifecycle) = (
-            filters.owner.get(),
-            filters.domain.get(),
-            filters.lifecycle.get(),
-        );
+        let (owner, domain) = (filters.owner.get(), filters.domain.get());
+        let (system, lifecycle) = (filters.system.get(), filters.lifecycle.get());
         let (sort, descending) = filters.sort.get();
         let mut shown: Vec<ServiceRow> = rows.with_value(|all| {
             all.iter()
                 .filter(|r| r.matches(&needle))
                 .filter(|r| owner.is_empty() || r.owner == owner)
                 .filter(|r| domain.is_empty() || r.domain == domain)
+                .filter(|r| system.is_empty() || r.system == system)
                 .filter(|r| lifecycle.is_empty() || r.lifecycle == lifecycle)
                 .cloned()
                 .collect()
@@ -173,6 +174,7 @@ fn ServiceTable(rows: Vec<ServiceRow>, filters: Filters) -> impl IntoView {
         <div class="toolbar">
             <Select id="filter-owner" label="teams" options=owners value=filters.owner/>
             <Select id="filter-domain" label="domains" options=domains value=filters.domain/>
+            <Select id="filter-system" label="systems" options=systems value=filters.system/>
             <Select id="filter-lifecycle" label="lifecycles" options=lifecycles value=filters.lifecycle/>
             <span id="service-count" class="muted">{count}</span>
         </div>

@@ -8,8 +8,8 @@
 use super::batch::{ComponentRelations, DependsOn, Entity, LocationTarget, Read, Ref, RefKind};
 use super::fields::{self, Cx, Obj, Text};
 use super::model::{
-    ApiEntity, DomainEntity, Protocol, ResourceEntity, ServiceManifest, SourceFormat,
-    SystemEntity, TeamEntity,
+    ApiEntity, DomainEntity, Protocol, ResourceEntity, ServiceManifest, SourceFormat, SystemEntity,
+    TeamEntity,
 };
 use super::seam;
 
@@ -65,7 +65,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Obj<'_>) -> Option<Read> {
             return None;
         }
     }
-    let metadata = root.required_obj(cx, "metadata")?;
+    let metadata = root.required_obj(cx, "metadata");
+    let spec = root.required_obj(cx, "spec");
+    let metadata = metadata?;
     let name_text = metadata.required_str(cx, "name")?;
     let name = fields::name(cx, &name_text)?;
     let name_text = Text {
@@ -76,7 +78,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Obj<'_>) -> Option<Read> {
         warn_namespace(cx, &namespace);
     }
     let description = metadata.str(cx, "description").map(|t| t.value);
-    let spec = root.required_obj(cx, "spec")?;
+    let spec = spec?;
     let mut refs = Vec::new();
     let entity = match kind.value.as_str() {
         "Component" => read_component(cx, &metadata, &spec, name, description, &mut refs)?,
@@ -84,7 +86,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Obj<'_>) -> Option<Read> {
             let api_type = required_word(cx, &spec, "type");
             let lifecycle = seam::lifecycle(cx, &spec, true);
             let owner = owner(cx, &spec, &mut refs);
-            let system = optional_ref(cx, &spec, "system", RefKind::System, "is part of", &mut refs);
+            let system = optional_ref(
+                cx,
+                &spec,
+                "system",
+                RefKind::System,
+                "is part of",
+                &mut refs,
+            );
             let api_type = api_type?;
             Entity::Api(ApiEntity {
                 name,
@@ -126,7 +135,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Obj<'_>) -> Option<Read> {
         "Resource" => {
             let resource_type = required_word(cx, &spec, "type");
             let owner = owner(cx, &spec, &mut refs);
-            let system = optional_ref(cx, &spec, "system", RefKind::System, "is part of", &mut refs);
+            let system = optional_ref(
+                cx,
+                &spec,
+                "system",
+                RefKind::System,
+                "is part of",
+                &mut refs,
+            );
             Entity::Resource(ResourceEntity {
                 name,
                 resource_type: resource_type?,
@@ -136,9 +152,30 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Obj<'_>) -> Option<Read> {
         }
         "Group" => {
             let group_type = required_word(cx, &spec, "type");
-            let parent = optional_ref(cx, &spec, "parent", RefKind::Group, "is a child of", &mut refs);
-            let children = ref_list(cx, &spec, "children", RefKind::Group, "is the parent of", &mut refs);
-            let members = ref_list(cx, &spec, "members", RefKind::User, "has as member", &mut refs);
+            let parent = optional_ref(
+                cx,
+                &spec,
+                "parent",
+                RefKind::Group,
+                "is a child of",
+                &mut refs,
+            );
+            let children = ref_list(
+                cx,
+                &spec,
+                "children",
+                RefKind::Group,
+                "is the parent of",
+                &mut refs,
+            );
+            let members = ref_list(
+                cx,
+                &spec,
+                "members",
+                RefKind::User,
+                "has as member",
+                &mut refs,
+            );
             Entity::Team(TeamEntity {
                 name,
                 group_type: group_type?,
@@ -282,7 +319,11 @@ fn required_word(cx: &mut Cx<'_>, spec: &Obj<'_>, key: &str) -> Option<String> {
     let text = spec.required_str(cx, key)?;
     let word = text.value.trim();
     if word.is_empty() {
-        cx.error(text.pos, &text.path, "is empty, expected a word such as \"service\"");
+        cx.error(
+            text.pos,
+            &text.path,
+            "is empty, expected a word such as \"service\"",
+        );
         return None;
     }
     Some(word.to_owned())
@@ -368,7 +409,11 @@ fn depends_on(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<DependsOn> {
 /// Parses an entity reference `[kind:][namespace/]name` into its kind (the first of
 /// `kinds` when none is written) and its plain name. A kind outside `kinds` is a warning
 /// and the reference is skipped; a malformed reference is an error.
-fn entity_ref(cx: &mut Cx<'_>, text: &Text, kinds: &[&'static str]) -> Option<(&'static str, Text)> {
+fn entity_ref(
+    cx: &mut Cx<'_>,
+    text: &Text,
+    kinds: &[&'static str],
+) -> Option<(&'static str, Text)> {
     let raw = text.value.trim();
     let (kind, rest) = match raw.split_once(':') {
         Some((kind, rest)) => (Some(kind), rest),

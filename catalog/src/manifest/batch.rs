@@ -31,7 +31,9 @@ pub(crate) enum Entity {
     Team(TeamEntity),
     Resource(ResourceEntity),
     /// A Backstage `User`: only its group memberships are kept.
-    User { member_of: Vec<String> },
+    User {
+        member_of: Vec<String>,
+    },
     Location(Vec<LocationTarget>),
 }
 
@@ -367,7 +369,9 @@ impl Index {
     }
 
     fn has(&self, kind: RefKind, name: &str) -> bool {
-        self.names.get(&kind).is_some_and(|names| names.contains(name))
+        self.names
+            .get(&kind)
+            .is_some_and(|names| names.contains(name))
     }
 
     /// The resource a `dependsOn` entry names, if it names one.
@@ -375,7 +379,8 @@ impl Index {
         match dep {
             DependsOn::Resource(t) => Some(&t.value),
             DependsOn::Unqualified(t)
-                if !self.has(RefKind::Service, &t.value) && self.has(RefKind::Resource, &t.value) =>
+                if !self.has(RefKind::Service, &t.value)
+                    && self.has(RefKind::Resource, &t.value) =>
             {
                 Some(&t.value)
             }
@@ -414,7 +419,11 @@ impl Index {
             .and_then(|system| self.system_domains.get(system).cloned().flatten());
         for api in relations.provides_apis {
             if service.provides.iter().any(|p| p.name == api.value) {
-                cx.warning(api.pos, &api.path, format!("API {:?} is listed twice", api.value));
+                cx.warning(
+                    api.pos,
+                    &api.path,
+                    format!("API {:?} is listed twice", api.value),
+                );
                 continue;
             }
             service.provides.push(ProvidedApi {
@@ -501,7 +510,10 @@ impl Index {
 
     /// The protocol of an API by its Backstage type; HTTP when the API is not in the batch.
     fn protocol(&self, api: &str) -> Protocol {
-        self.api_protocols.get(api).copied().unwrap_or(Protocol::Http)
+        self.api_protocols
+            .get(api)
+            .copied()
+            .unwrap_or(Protocol::Http)
     }
 }
 

@@ -272,10 +272,11 @@ pub(crate) fn is_http_url(raw: &str) -> bool {
     !host.is_empty() && !host.starts_with(':') && !raw.chars().any(char::is_whitespace)
 }
 
-/// Checks that `text` is one of `options` (case-insensitively); returns its index.
+/// Checks that `text` is one of `options`, exactly as the schema's enums say; returns
+/// its index.
 pub(crate) fn one_of(cx: &mut Cx<'_>, text: &Text, options: &[&str]) -> Option<usize> {
     let raw = text.value.trim();
-    let found = options.iter().position(|o| o.eq_ignore_ascii_case(raw));
+    let found = options.iter().position(|o| *o == raw);
     if found.is_none() {
         cx.error(
             text.pos,
@@ -298,7 +299,12 @@ fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     allowed
         .iter()
-        .map(|candidate| (edit_distance(&lower, &candidate.to_ascii_lowercase()), *candidate))
+        .map(|candidate| {
+            (
+                edit_distance(&lower, &candidate.to_ascii_lowercase()),
+                *candidate,
+            )
+        })
         .filter(|(distance, candidate)| *distance <= 2.min(candidate.len() / 3 + 1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -333,10 +339,21 @@ mod tests {
 
     #[test]
     fn http_urls() {
-        for ok in ["http://10.0.0.5:8080", "https://x.example/metrics", "HTTP://a"] {
+        for ok in [
+            "http://10.0.0.5:8080",
+            "https://x.example/metrics",
+            "HTTP://a",
+        ] {
             assert!(is_http_url(ok), "{ok}");
         }
-        for bad in ["10.0.0.5:8080", "ftp://x", "http://", "http://:80", "http://a b", ""] {
+        for bad in [
+            "10.0.0.5:8080",
+            "ftp://x",
+            "http://",
+            "http://:80",
+            "http://a b",
+            "",
+        ] {
             assert!(!is_http_url(bad), "{bad}");
         }
     }

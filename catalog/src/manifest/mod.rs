@@ -45,7 +45,7 @@
 //! was found and what was expected. Errors make the batch unusable; warnings do not.
 //! Inputs larger than [`Limits::max_bytes`], with more than [`Limits::max_documents`]
 //! documents, nested deeper than [`Limits::max_depth`], or whose aliases expand to more
-//! than a few thousand nodes (alias bombs) are errors, never a hang.
+//! than 100,000 nodes (alias bombs) are errors, never a hang.
 //!
 //! References to services and APIs that no document of the batch declares are warnings.
 //! References to systems, domains, groups, users and resources are checked the same way
@@ -110,7 +110,8 @@ pub struct Limits {
     pub max_bytes: usize,
     /// Most documents in one input, empty ones included. Default 1000.
     pub max_documents: usize,
-    /// Deepest nesting of mappings and lists. Default 32.
+    /// Deepest nesting of mappings and lists. Default 32; values above
+    /// [`MAX_DEPTH_CAP`] count as the cap, to keep recursion off the end of the stack.
     pub max_depth: usize,
 }
 
@@ -156,6 +157,9 @@ impl Loaded {
             .filter(|d| d.severity == Severity::Warning)
     }
 }
+
+/// Deepest nesting any [`Limits`] allows.
+pub const MAX_DEPTH_CAP: usize = 256;
 
 /// Most files [`load_tree`] reads, against Location files that fan out without end.
 const MAX_TREE_FILES: usize = 10_000;
@@ -219,7 +223,11 @@ pub fn load_tree(
             };
             let target = naming.target.value.trim();
             if target.contains("://") {
-                naming.report(&mut batch, true, "remote location targets are not fetched".to_owned());
+                naming.report(
+                    &mut batch,
+                    true,
+                    "remote location targets are not fetched".to_owned(),
+                );
             } else if target.contains(['*', '?']) {
                 naming.report(
                     &mut batch,
@@ -227,7 +235,11 @@ pub fn load_tree(
                     "glob targets are not expanded; list the files in spec.targets".to_owned(),
                 );
             } else if target.is_empty() {
-                naming.report(&mut batch, false, "is empty, expected a relative file path".to_owned());
+                naming.report(
+                    &mut batch,
+                    false,
+                    "is empty, expected a relative file path".to_owned(),
+                );
             } else {
                 let resolved = resolve_path(&naming.file, target);
                 if seen.insert(resolved.clone()) {
@@ -285,13 +297,18 @@ fn read_input(batch: &mut Batch, file: &str, text: &str, limits: &Limits) {
         ));
         return;
     }
-    let parsed = tree::parse(text, limits.max_depth, limits.max_documents);
-    let mut problems = parsed.problems.into_iter().peekable();
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
+    let parsed = tree::parse(text, max_depth, limits.max_documents);
+    if parsed.documents.is_empty() && parsed.problems.is_empty() {
+        let mut warning = file_diagnostic(file, "the input contains no documents".to_owned());
+        warning.severity = Severity::Warning;
+        batch.diagnostics.push(warning);
+    }
+    // The batch sorts diagnostics by position, so the parser's problems can go first.
+    for problem in parsed.problems {
+        batch.diagnostics.push(problem_diagnostic(file, problem));
+    }
     for document in &parsed.documents {
-        // Problems the parser found in this or earlier documents come first.
-        while let Some(problem) = problems.next_if(|p| p.document <= document.index) {
-            batch.diagnostics.push(problem_diagnostic(file, problem));
-        }
         let mut cx = Cx {
             file,
             document: document.index,
@@ -300,14 +317,6 @@ fn read_input(batch: &mut Batch, file: &str, text: &str, limits: &Limits) {
         if let Some(read) = read_document(&mut cx, &document.root) {
             batch.add(file, document.index, read);
         }
-    }
-    for problem in problems {
-        batch.diagnostics.push(problem_diagnostic(file, problem));
-    }
-    if parsed.documents.is_empty() && !batch.diagnostics.iter().any(|d| d.file == file) {
-        let mut warning = file_diagnostic(file, "the input contains no documents".to_owned());
-        warning.severity = Severity::Warning;
-        batch.diagnostics.push(warning);
     }
 }
 

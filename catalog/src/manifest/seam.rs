@@ -90,9 +90,33 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Obj<'_>) -> Option<Read> {
     let version = spec
         .required_str(cx, "version")
         .and_then(|t| fields::version(cx, &t));
-    let owner = reference(cx, &spec, "owner", true, RefKind::Owner, "is owned by", &mut refs);
-    let domain = reference(cx, &spec, "domain", false, RefKind::Domain, "is in", &mut refs);
-    let system = reference(cx, &spec, "system", false, RefKind::System, "is part of", &mut refs);
+    let owner = reference(
+        cx,
+        &spec,
+        "owner",
+        true,
+        RefKind::Owner,
+        "is owned by",
+        &mut refs,
+    );
+    let domain = reference(
+        cx,
+        &spec,
+        "domain",
+        false,
+        RefKind::Domain,
+        "is in",
+        &mut refs,
+    );
+    let system = reference(
+        cx,
+        &spec,
+        "system",
+        false,
+        RefKind::System,
+        "is part of",
+        &mut refs,
+    );
     let lifecycle = lifecycle(cx, &spec, true);
     let instances = spec
         .list(cx, "instances")
@@ -288,9 +312,7 @@ fn read_dependency(cx: &mut Cx<'_>, item: &Item<'_>, refs: &mut Vec<Ref>) -> Opt
     let api_text = obj.str(cx, "api");
     let service = service_text.as_ref().map(|t| fields::name(cx, t));
     let api = api_text.as_ref().map(|t| fields::name(cx, t));
-    let version_req = obj
-        .str(cx, "version")
-        .map(|t| fields::version_req(cx, &t));
+    let version_req = obj.str(cx, "version").map(|t| fields::version_req(cx, &t));
     let protocol = match obj.str(cx, "protocol") {
         Some(text) => protocol(cx, &text)?,
         None => Protocol::Http,
@@ -345,7 +367,9 @@ fn read_datastores(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<Datastore> {
             .required_str(cx, "kind")
             .and_then(|t| fields::name(cx, &t));
         let access = match obj.str(cx, "access") {
-            Some(text) => fields::one_of(cx, &text, ACCESSES).map(|i| [Access::Owned, Access::Shared][i]),
+            Some(text) => {
+                fields::one_of(cx, &text, ACCESSES).map(|i| [Access::Owned, Access::Shared][i])
+            }
             None => Some(Access::Owned),
         };
         if let (Some(name), Some(kind), Some(access)) = (name, kind, access) {

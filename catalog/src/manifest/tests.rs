@@ -10,7 +10,13 @@ fn diagnostics(text: &str) -> Vec<String> {
 }
 
 fn diagnostics_with(text: &str, limits: &Limits) -> Vec<String> {
-    let loaded = load(&[Input { name: "m.yaml", text }], limits);
+    let loaded = load(
+        &[Input {
+            name: "m.yaml",
+            text,
+        }],
+        limits,
+    );
     loaded.diagnostics.iter().map(|d| d.to_string()).collect()
 }
 
@@ -24,7 +30,13 @@ fn check_with(text: &str, limits: &Limits, expected: &[&str]) {
 
 /// Loads `text`, asserts it has no diagnostics at all, and returns its catalog.
 fn catalog(text: &str) -> Catalog {
-    let loaded = load(&[Input { name: "m.yaml", text }], &Limits::default());
+    let loaded = load(
+        &[Input {
+            name: "m.yaml",
+            text,
+        }],
+        &Limits::default(),
+    );
     let diagnostics: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     loaded.catalog
@@ -114,7 +126,13 @@ fn full_service() -> ServiceManifest {
 
 #[test]
 fn reads_every_field_of_a_seam_manifest() {
-    let loaded = load(&[Input { name: "m.yaml", text: FULL }], &Limits::default());
+    let loaded = load(
+        &[Input {
+            name: "m.yaml",
+            text: FULL,
+        }],
+        &Limits::default(),
+    );
     assert_eq!(loaded.catalog.services, [full_service()]);
     assert_eq!(loaded.catalog.apis, []);
     // The batch does not declare what the service consumes.
@@ -152,10 +170,20 @@ fn fills_in_defaults() {
             protocol: Protocol::Http
         }]
     );
-    let modes: Vec<(Mode, Protocol)> = service.consumes.iter().map(|d| (d.mode, d.protocol)).collect();
-    assert_eq!(modes, [(Mode::Sync, Protocol::Http), (Mode::Async, Protocol::Event)]);
+    let modes: Vec<(Mode, Protocol)> = service
+        .consumes
+        .iter()
+        .map(|d| (d.mode, d.protocol))
+        .collect();
+    assert_eq!(
+        modes,
+        [(Mode::Sync, Protocol::Http), (Mode::Async, Protocol::Event)]
+    );
     assert_eq!(service.datastores[0].access, Access::Owned);
-    assert_eq!((service.description.as_deref(), service.domain.as_deref()), (None, None));
+    assert_eq!(
+        (service.description.as_deref(), service.domain.as_deref()),
+        (None, None)
+    );
 }
 
 #[test]
@@ -181,7 +209,13 @@ fn reads_json_like_yaml() {
     let compact = serde_json::to_string(&json).unwrap();
     let pretty = serde_json::to_string_pretty(&json).unwrap();
     for text in [compact, pretty] {
-        let loaded = load(&[Input { name: "m.json", text: &text }], &Limits::default());
+        let loaded = load(
+            &[Input {
+                name: "m.json",
+                text: &text,
+            }],
+            &Limits::default(),
+        );
         assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
         assert_eq!(loaded.warnings().count(), 2);
         assert_eq!(loaded.catalog.services, [full_service()]);
@@ -201,15 +235,41 @@ fn reports_json_errors_at_their_line_and_column() {
 }
 
 #[test]
+fn counts_lines_and_columns_through_tabs_crlf_and_byte_order_marks() {
+    check(
+        "{\n\t\"apiVersion\": \"seam.dev/v1\",\n\t\"kind\": \"Service\",\n\t\"metadata\": []\n}\n",
+        &[
+            "m.yaml:1:1: error: document 1, spec: is required",
+            "m.yaml:4:14: error: document 1, metadata: found a list, expected a mapping",
+        ],
+    );
+    check(
+        "\u{feff}apiVersion: seam.dev/v1\r\nkind: Service\r\nmetadata: {name: a}\r\nspec: {version: 1.0.0, owner: t, lifecycle: production, provides: [{name: x, protocol: HTTP}]}\r\n",
+        &["m.yaml:4:88: error: document 1, spec.provides[0].protocol: found \"HTTP\", expected one of: http, grpc, event, graphql"],
+    );
+}
+
+#[test]
 fn reads_several_documents_and_skips_empty_ones() {
     let text = format!(
         "---\n---\n{}---\n{}\n---\n",
         minimal("orders", "  consumes: [{service: stock}]\n"),
         minimal("stock", "")
     );
-    let loaded = load(&[Input { name: "m.yaml", text: &text }], &Limits::default());
+    let loaded = load(
+        &[Input {
+            name: "m.yaml",
+            text: &text,
+        }],
+        &Limits::default(),
+    );
     assert_eq!(loaded.diagnostics, []);
-    let names: Vec<&str> = loaded.catalog.services.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = loaded
+        .catalog
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     assert_eq!(names, ["orders", "stock"]);
     // Document numbers count the empty documents, as a reader counting `---` would.
     check(
@@ -224,8 +284,14 @@ fn checks_references_across_inputs() {
     let stock = minimal("stock", "  provides: [{name: stock-api}]\n");
     let loaded = load(
         &[
-            Input { name: "orders.yaml", text: &orders },
-            Input { name: "stock.yaml", text: &stock },
+            Input {
+                name: "orders.yaml",
+                text: &orders,
+            },
+            Input {
+                name: "stock.yaml",
+                text: &stock,
+            },
         ],
         &Limits::default(),
     );
@@ -393,7 +459,16 @@ fn reports_yaml_syntax_errors_in_their_document() {
 fn reports_duplicate_declarations_across_documents() {
     let a = minimal("checkout", "");
     let loaded = load(
-        &[Input { name: "a.yaml", text: &a }, Input { name: "b.yaml", text: &format!("---\n{a}") }],
+        &[
+            Input {
+                name: "a.yaml",
+                text: &a,
+            },
+            Input {
+                name: "b.yaml",
+                text: &format!("---\n{a}"),
+            },
+        ],
         &Limits::default(),
     );
     let rendered: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
@@ -420,7 +495,13 @@ fn warns_about_references_to_undeclared_entities() {
 #[test]
 fn reports_every_problem_as_structured_data() {
     let text = minimal("a", "  consumes: [{service: b}]\n");
-    let loaded = load(&[Input { name: "x/m.yaml", text: &text }], &Limits::default());
+    let loaded = load(
+        &[Input {
+            name: "x/m.yaml",
+            text: &text,
+        }],
+        &Limits::default(),
+    );
     assert_eq!(
         loaded.diagnostics,
         [Diagnostic {
@@ -496,7 +577,9 @@ fn refuses_deep_nesting() {
 
 #[test]
 fn refuses_alias_bombs() {
-    let mut bomb = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut bomb = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
         let previous = ["a", "b", "c", "d", "e", "f", "g", "h"][i];
         let refs = vec![format!("*{previous}"); 9].join(",");
@@ -506,9 +589,13 @@ fn refuses_alias_bombs() {
     let found = diagnostics(&bomb);
     assert_eq!(
         found,
-        ["m.yaml:5:8: error: document 1: aliases and merge keys copy more than 10000 nodes; the input looks like an alias bomb and is rejected"]
+        ["m.yaml:5:7: error: document 1: anchors and aliases copy more than 100000 nodes; the input looks like an alias bomb and is rejected"]
     );
-    assert!(started.elapsed().as_secs() < 5, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
     // Aliases and merge keys in moderation are fine.
     check(
         "x: &base {apiVersion: seam.dev/v1}\n",
@@ -525,9 +612,29 @@ fn refuses_alias_bombs() {
 }
 
 #[test]
+fn refuses_anchors_that_copy_one_large_list_at_every_level() {
+    let levels = 30;
+    let mut text = String::from("a: ");
+    for level in 0..levels {
+        text.push_str(&format!("&a{level} ["));
+    }
+    text.push_str(&vec!["1"; 5000].join(","));
+    text.push_str(&"]".repeat(levels));
+    let found = diagnostics(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].ends_with("anchors and aliases copy more than 100000 nodes; the input looks like an alias bomb and is rejected"),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn warns_about_inputs_without_documents() {
     check("", &["m.yaml: warning: the input contains no documents"]);
-    check("# just a comment\n---\n", &["m.yaml: warning: the input contains no documents"]);
+    check(
+        "# just a comment\n---\n",
+        &["m.yaml: warning: the input contains no documents"],
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -615,7 +722,13 @@ kind: Group
 metadata: {name: team-a}
 spec: {type: team, children: [], members: [john]}
 ";
-    let loaded = load(&[Input { name: "m.yaml", text }], &Limits::default());
+    let loaded = load(
+        &[Input {
+            name: "m.yaml",
+            text,
+        }],
+        &Limits::default(),
+    );
     let rendered: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(
         rendered,
@@ -635,7 +748,13 @@ fn maps_depends_on_by_what_the_batch_declares() {
         component("b", "  dependsOn: ['resource:default/db']\n", ""),
         component("c", "  providesApis: [x, x]\n  consumesApis: [api:default/y]\n", ""),
     );
-    let loaded = load(&[Input { name: "m.yaml", text: &text }], &Limits::default());
+    let loaded = load(
+        &[Input {
+            name: "m.yaml",
+            text: &text,
+        }],
+        &Limits::default(),
+    );
     let rendered: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
     assert_eq!(
         rendered,
@@ -654,7 +773,13 @@ fn maps_depends_on_by_what_the_batch_declares() {
         .iter()
         .map(|d| (d.name.as_str(), d.kind.as_str(), d.access))
         .collect();
-    assert_eq!(stores, [("db", "database", Access::Shared), ("db", "database", Access::Shared)]);
+    assert_eq!(
+        stores,
+        [
+            ("db", "database", Access::Shared),
+            ("db", "database", Access::Shared)
+        ]
+    );
     let services: Vec<Option<&str>> = a.consumes.iter().map(|d| d.service.as_deref()).collect();
     assert_eq!(services, [Some("b")]);
 }
@@ -688,10 +813,17 @@ fn location(name: &str, targets: &[&str]) -> String {
 
 #[test]
 fn follows_locations_relative_to_the_file_that_names_them() {
-    let root = location("root", &["./teams/all.yaml", "https://example.com/x.yaml", "./*.yaml"]);
+    let root = location(
+        "root",
+        &["./teams/all.yaml", "https://example.com/x.yaml", "./*.yaml"],
+    );
     let all = location("all", &["./a.yaml", "../services/b.yaml", "./all.yaml"]);
     let a = component("a", "  dependsOn: [component:b]\n", "");
-    let b = format!("{}---\n{}", component("b", "", ""), location("back", &["../catalog-info.yaml"]));
+    let b = format!(
+        "{}---\n{}",
+        component("b", "", ""),
+        location("back", &["../catalog-info.yaml"])
+    );
     let (loaded, diagnostics, reads) = tree(
         "catalog-info.yaml",
         &[
@@ -703,7 +835,12 @@ fn follows_locations_relative_to_the_file_that_names_them() {
     );
     assert_eq!(
         reads,
-        ["catalog-info.yaml", "teams/all.yaml", "teams/a.yaml", "services/b.yaml"]
+        [
+            "catalog-info.yaml",
+            "teams/all.yaml",
+            "teams/a.yaml",
+            "services/b.yaml"
+        ]
     );
     assert_eq!(
         diagnostics,
@@ -712,7 +849,12 @@ fn follows_locations_relative_to_the_file_that_names_them() {
             "catalog-info.yaml:9:7: warning: document 1, spec.targets[2]: glob targets are not expanded; list the files in spec.targets",
         ]
     );
-    let names: Vec<&str> = loaded.catalog.services.iter().map(|s| s.name.as_str()).collect();
+    let names: Vec<&str> = loaded
+        .catalog
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
     assert_eq!(names, ["a", "b"]);
 }
 
@@ -731,13 +873,19 @@ fn reports_targets_that_cannot_be_read() {
         ["root.yaml:7:7: warning: document 1, spec.targets[0]: cannot read \"missing.yaml\": no such file"]
     );
     let (loaded, diagnostics, _) = tree("nowhere.yaml", &[]);
-    assert_eq!(diagnostics, ["nowhere.yaml: error: cannot read \"nowhere.yaml\": no such file"]);
+    assert_eq!(
+        diagnostics,
+        ["nowhere.yaml: error: cannot read \"nowhere.yaml\": no such file"]
+    );
     assert!(loaded.has_errors());
 }
 
 #[test]
 fn ignores_locations_in_plain_load() {
-    assert_eq!(catalog(&location("root", &["./missing.yaml"])), Catalog::default());
+    assert_eq!(
+        catalog(&location("root", &["./missing.yaml"])),
+        Catalog::default()
+    );
 }
 
 #[test]
@@ -778,13 +926,31 @@ fn full_json() -> serde_json::Value {
 const OBJECTS: &[(&str, &str)] = &[
     ("", ""),
     ("/metadata", "/properties/metadata"),
-    ("/metadata/links/0", "/properties/metadata/properties/links/items"),
+    (
+        "/metadata/links/0",
+        "/properties/metadata/properties/links/items",
+    ),
     ("/spec", "/properties/spec"),
-    ("/spec/instances/0", "/properties/spec/properties/instances/items"),
-    ("/spec/provides/0", "/properties/spec/properties/provides/items"),
-    ("/spec/consumes/0", "/properties/spec/properties/consumes/items"),
-    ("/spec/datastores/0", "/properties/spec/properties/datastores/items"),
-    ("/spec/libraries/0", "/properties/spec/properties/libraries/items"),
+    (
+        "/spec/instances/0",
+        "/properties/spec/properties/instances/items",
+    ),
+    (
+        "/spec/provides/0",
+        "/properties/spec/properties/provides/items",
+    ),
+    (
+        "/spec/consumes/0",
+        "/properties/spec/properties/consumes/items",
+    ),
+    (
+        "/spec/datastores/0",
+        "/properties/spec/properties/datastores/items",
+    ),
+    (
+        "/spec/libraries/0",
+        "/properties/spec/properties/libraries/items",
+    ),
 ];
 
 /// `/spec/consumes/0` as a diagnostic path: `spec.consumes[0]`.
@@ -802,14 +968,22 @@ fn pointer_to_path(pointer: &str) -> String {
 
 fn errors_of(manifest: &serde_json::Value) -> Vec<Diagnostic> {
     let text = serde_json::to_string_pretty(manifest).unwrap();
-    load(&[Input { name: "m.json", text: &text }], &Limits::default())
-        .errors()
-        .cloned()
-        .collect()
+    load(
+        &[Input {
+            name: "m.json",
+            text: &text,
+        }],
+        &Limits::default(),
+    )
+    .errors()
+    .cloned()
+    .collect()
 }
 
 fn schema_keys(schema: &serde_json::Value, pointer: &str, member: &str) -> Vec<String> {
-    let at = schema.pointer(pointer).unwrap_or_else(|| panic!("no {pointer}"));
+    let at = schema
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}"));
     match &at[member] {
         serde_json::Value::Object(map) => map.keys().cloned().collect(),
         serde_json::Value::Array(items) => items
@@ -827,7 +1001,10 @@ fn schema_is_json_with_what_editors_need() {
     let text = serde_json::to_string(&schema).unwrap();
     let reparsed: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(reparsed, schema);
-    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
     assert_eq!(schema["type"], "object");
     assert_eq!(schema["properties"]["apiVersion"]["const"], "seam.dev/v1");
     assert_eq!(schema["properties"]["kind"]["const"], "Service");
@@ -846,7 +1023,11 @@ fn schema_is_json_with_what_editors_need() {
     for (_, pointer) in OBJECTS {
         for key in schema_keys(&schema, pointer, "properties") {
             let field = &schema.pointer(pointer).unwrap()["properties"][&key];
-            assert_ne!(field, &serde_json::json!({}), "{pointer}/properties/{key} is empty");
+            assert_ne!(
+                field,
+                &serde_json::json!({}),
+                "{pointer}/properties/{key} is empty"
+            );
         }
     }
 }
@@ -880,7 +1061,10 @@ fn schema_properties_are_the_fields_the_parser_accepts() {
             .insert("bogus".into(), serde_json::json!("x"));
         let errors = errors_of(&manifest);
         assert_eq!(errors.len(), 1, "{pointer}: {errors:#?}");
-        assert_eq!(errors[0].path, tree::join_path(&pointer_to_path(pointer), "bogus"));
+        assert_eq!(
+            errors[0].path,
+            tree::join_path(&pointer_to_path(pointer), "bogus")
+        );
         let listed = errors[0]
             .message
             .split_once("expected one of: ")
@@ -927,16 +1111,31 @@ fn schema_requires_the_fields_the_parser_requires() {
     let consumes = schema
         .pointer("/properties/spec/properties/consumes/items/anyOf")
         .unwrap();
-    assert_eq!(consumes, &serde_json::json!([{"required": ["service"]}, {"required": ["api"]}]));
+    assert_eq!(
+        consumes,
+        &serde_json::json!([{"required": ["service"]}, {"required": ["api"]}])
+    );
 }
 
 #[test]
 fn schema_enums_are_the_values_the_parser_accepts() {
     let schema = json_schema();
     let cases = [
-        ("/spec/provides/0", "protocol", "/properties/spec/properties/provides/items/properties/protocol"),
-        ("/spec/consumes/0", "mode", "/properties/spec/properties/consumes/items/properties/mode"),
-        ("/spec/datastores/0", "access", "/properties/spec/properties/datastores/items/properties/access"),
+        (
+            "/spec/provides/0",
+            "protocol",
+            "/properties/spec/properties/provides/items/properties/protocol",
+        ),
+        (
+            "/spec/consumes/0",
+            "mode",
+            "/properties/spec/properties/consumes/items/properties/mode",
+        ),
+        (
+            "/spec/datastores/0",
+            "access",
+            "/properties/spec/properties/datastores/items/properties/access",
+        ),
     ];
     for (pointer, key, schema_pointer) in cases {
         let values = schema_keys(&schema, schema_pointer, "enum");
@@ -955,4 +1154,52 @@ fn schema_enums_are_the_values_the_parser_accepts() {
             }
         }
     }
+}
+
+#[test]
+fn reports_missing_backstage_fields_per_kind() {
+    check(
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata: {name: orders}\nspec: {definition: x}\n---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a}\nspec: {children: team-b}\n---\napiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata: {}\n",
+        &[
+            "m.yaml:4:1: error: document 1, spec.type: is required",
+            "m.yaml:4:1: error: document 1, spec.lifecycle: is required",
+            "m.yaml:4:1: error: document 1, spec.owner: is required",
+            "m.yaml:9:1: error: document 2, spec.type: is required",
+            "m.yaml:9:18: error: document 2, spec.children: found \"team-b\", expected a list",
+            "m.yaml:11:1: error: document 3, spec: is required",
+            "m.yaml:13:1: error: document 3, metadata.name: is required",
+        ],
+    );
+}
+
+#[test]
+fn checks_references_to_kinds_the_batch_declares() {
+    let group = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-b}\nspec: {type: team, children: []}\n";
+    // Without any group in the batch, owners are not checked: Seam cannot declare teams.
+    check(&minimal("a", ""), &[]);
+    check(
+        &format!("{}---\n{group}", minimal("a", "")),
+        &["m.yaml:7:10: warning: document 1, spec.owner: is owned by unknown group or user \"team-a\""],
+    );
+}
+
+#[test]
+fn treats_services_and_components_as_one_kind() {
+    let text = format!(
+        "{}---\n{}",
+        minimal("checkout", ""),
+        component("checkout", "", "")
+    );
+    check(
+        &text,
+        &["m.yaml:13:9: error: document 2, metadata.name: duplicate service \"checkout\": already declared in m.yaml, document 1, line 4; names must be unique within a kind"],
+    );
+}
+
+#[test]
+fn refuses_recursive_aliases() {
+    check(
+        "a: &a [1, *a]\n",
+        &["m.yaml:1:11: error: document 1: alias refers to a node that contains it; recursive structures are not allowed"],
+    );
 }

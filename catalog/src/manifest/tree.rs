@@ -14,9 +14,11 @@ use std::collections::HashMap;
 
 use serde_saphyr::granit_parser::{ErrorKind, Event, Marker, Parser, ScalarStyle, Span, Tag};
 
-/// Most nodes that aliases (`*name`) and merge keys may copy in one input. Real catalog
-/// files use a handful; an alias bomb needs millions.
-pub(crate) const ALIAS_NODE_BUDGET: usize = 10_000;
+/// Most nodes that anchors (`&name`, kept for later aliases) and aliases (`*name`) may
+/// copy in one input. Real catalog files copy a handful; an alias bomb needs millions, and
+/// so does anchoring one large list at every level of nesting. (Merge keys move what
+/// their alias copied.)
+pub(crate) const COPY_BUDGET: usize = 100_000;
 
 /// A 1-based line and column in the file, counted in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -119,7 +121,7 @@ pub(crate) enum TreeError {
     #[error("the input has more than {max} documents; at most {max} are allowed")]
     TooManyDocuments { max: usize },
     #[error(
-        "aliases and merge keys copy more than {ALIAS_NODE_BUDGET} nodes; \
+        "anchors and aliases copy more than {COPY_BUDGET} nodes; \
          the input looks like an alias bomb and is rejected"
     )]
     AliasBomb,
@@ -136,7 +138,7 @@ pub(crate) enum TreeError {
 /// A problem found while building the tree: where, in which document, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {
-    /// 1-based document index; 0 when no document had started.
+    /// 1-based document index (errors before the first document count as in it).
     pub document: usize,
     pub pos: Pos,
     /// Field path, when the builder knows it (duplicate keys); empty otherwise.
@@ -194,7 +196,7 @@ pub(crate) fn parse(text: &str, max_depth: usize, max_documents: usize) -> Parse
     }
     let mut out = builder.out;
     for doc in &out.documents {
-        find_duplicate_keys(&doc.root, doc.index, "", &mut out.problems);
+        find_duplicate_keys(&doc.root, doc.index, &mut Vec::new(), &mut out.problems);
     }
     out
 }
@@ -275,7 +277,9 @@ impl Builder {
                     anchor,
                 )
             }
-            Event::SequenceStart(_, anchor, _) => self.open(pos, anchor, FrameKind::Seq(Vec::new())),
+            Event::SequenceStart(_, anchor, _) => {
+                self.open(pos, anchor, FrameKind::Seq(Vec::new()))
+            }
             Event::MappingStart(_, anchor, _) => self.open(
                 pos,
                 anchor,
@@ -337,9 +341,10 @@ impl Builder {
     fn alias(&mut self, pos: Pos, id: usize) -> Step {
         // The parser refuses unknown aliases itself, so a miss is an alias to a node
         // still open: one that contains the alias.
-        let Some((node, size, height)) = self.anchors.get(&id) else {
+        let Some((_, size, height)) = self.anchors.get(&id) else {
             return Err((pos, TreeError::RecursiveAlias));
         };
+        let (size, height) = (*size, *height);
         if self.stack.len() + height > self.max_depth {
             return Err((
                 pos,
@@ -348,23 +353,25 @@ impl Builder {
                 },
             ));
         }
-        self.copied_nodes = self.copied_nodes.saturating_add(*size);
-        if self.copied_nodes > ALIAS_NODE_BUDGET {
-            return Err((pos, TreeError::AliasBomb));
-        }
-        let mut node = node.clone();
+        self.charge_copy(pos, size)?;
+        let mut node = self.anchors[&id].0.clone();
         node.pos = pos;
-        let built = Built {
-            node,
-            size: *size,
-            height: *height,
-        };
-        self.finish(built, 0)
+        self.finish(Built { node, size, height }, 0)
     }
 
     /// Adds a finished node to its parent, or makes it the document's root.
+    /// Counts `size` copied nodes against [`COPY_BUDGET`].
+    fn charge_copy(&mut self, pos: Pos, size: usize) -> Step {
+        self.copied_nodes = self.copied_nodes.saturating_add(size);
+        if self.copied_nodes > COPY_BUDGET {
+            return Err((pos, TreeError::AliasBomb));
+        }
+        Ok(())
+    }
+
     fn finish(&mut self, built: Built, anchor: usize) -> Step {
         if anchor != 0 {
+            self.charge_copy(built.node.pos, built.size)?;
             self.anchors
                 .insert(anchor, (built.node.clone(), built.size, built.height));
         }
@@ -504,33 +511,56 @@ fn is_number(text: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// One step of a field path: a key or a list index.
+enum PathStep<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// Renders a field path; only done when there is something to report, so walking a
+/// large document does not build a string per node.
+fn render_path(steps: &[PathStep<'_>]) -> String {
+    steps.iter().fold(String::new(), |path, step| match step {
+        PathStep::Key(key) => join_path(&path, key),
+        PathStep::Index(i) => format!("{path}[{i}]"),
+    })
+}
+
 /// Reports keys written twice in one mapping, anywhere in the document.
-fn find_duplicate_keys(node: &Node, document: usize, path: &str, out: &mut Vec<Problem>) {
+fn find_duplicate_keys<'n>(
+    node: &'n Node,
+    document: usize,
+    path: &mut Vec<PathStep<'n>>,
+    out: &mut Vec<Problem>,
+) {
     match &node.value {
         Value::Scalar(_) => {}
         Value::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                find_duplicate_keys(item, document, &format!("{path}[{i}]"), out);
+                path.push(PathStep::Index(i));
+                find_duplicate_keys(item, document, path, out);
+                path.pop();
             }
         }
         Value::Map(entries) => {
             let mut first: HashMap<&str, Pos> = HashMap::new();
             for entry in entries {
-                let entry_path = join_path(path, &entry.key);
+                path.push(PathStep::Key(&entry.key));
                 if let Some(first_pos) = first.get(entry.key.as_str()) {
                     out.push(Problem {
                         document,
                         pos: entry.key_pos,
-                        path: entry_path.clone(),
+                        path: render_path(path),
                         error: TreeError::DuplicateKey {
-                            key: entry.key.clone(),
+                            key: truncate(&entry.key, 64),
                             first_line: first_pos.line,
                         },
                     });
                 } else {
                     first.insert(&entry.key, entry.key_pos);
                 }
-                find_duplicate_keys(&entry.value, document, &entry_path, out);
+                find_duplicate_keys(&entry.value, document, path, out);
+                path.pop();
             }
         }
     }
@@ -566,10 +596,22 @@ mod tests {
         for boolean in ["true", "False"] {
             assert_eq!(scalar(boolean), ScalarKind::Bool, "{boolean}");
         }
-        for number in ["1", "-2", "1.5", "1.", ".5", "1e3", "-1.5E-3", "0x1F", "0o17", ".inf", "-.inf", ".nan"] {
+        for number in [
+            "1", "-2", "1.5", "1.", ".5", "1e3", "-1.5E-3", "0x1F", "0o17", ".inf", "-.inf", ".nan",
+        ] {
             assert_eq!(scalar(number), ScalarKind::Number, "{number}");
         }
-        for string in ["1.2.3", "v1", "yes", "1e", ".", "-", "0x", "e3", "1.4.0-rc.1"] {
+        for string in [
+            "1.2.3",
+            "v1",
+            "yes",
+            "1e",
+            ".",
+            "-",
+            "0x",
+            "e3",
+            "1.4.0-rc.1",
+        ] {
             assert_eq!(scalar(string), ScalarKind::String, "{string}");
         }
         assert_eq!(
@@ -610,7 +652,11 @@ mod tests {
 
     #[test]
     fn expands_aliases_and_merge_keys() {
-        let parsed = parse("base: &b {x: 1, y: 2}\ncopy: *b\nmerged: {<<: *b, y: 3}\n", 32, 10);
+        let parsed = parse(
+            "base: &b {x: 1, y: 2}\ncopy: *b\nmerged: {<<: *b, y: 3}\n",
+            32,
+            10,
+        );
         assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
         let Value::Map(entries) = &parsed.documents[0].root.value else {
             panic!("not a map")
