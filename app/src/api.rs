@@ -15,6 +15,53 @@ fn store() -> Result<seam_store::SharedStore, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("store missing from the request context"))
 }
 
+/// The API tokens that writes need, provided by the server for every request; empty when
+/// writes need none. The web forms ask for a token only when this is not empty.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct WriteTokens(pub std::sync::Arc<[String]>);
+
+#[cfg(feature = "ssr")]
+impl WriteTokens {
+    /// Returns whether `presented` may write, comparing in constant time.
+    pub fn allows(&self, presented: Option<&str>) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
+        let Some(presented) = presented.map(str::trim) else {
+            return false;
+        };
+        self.0.iter().any(|token| {
+            token.len() == presented.len()
+                && token
+                    .bytes()
+                    .zip(presented.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        })
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn write_allowed(token: Option<&str>) -> bool {
+    let token = token.filter(|t| !t.is_empty());
+    use_context::<WriteTokens>()
+        .unwrap_or_default()
+        .allows(token)
+}
+
+/// The message a form shows when its token is missing or wrong.
+pub const TOKEN_REQUIRED: &str = "a valid API token is required to register";
+
+/// Returns whether registering needs an API token.
+#[server(prefix = "/rpc")]
+pub async fn token_required() -> Result<bool, ServerFnError> {
+    Ok(!use_context::<WriteTokens>()
+        .unwrap_or_default()
+        .0
+        .is_empty())
+}
+
 #[cfg(feature = "ssr")]
 fn internal(err: impl std::fmt::Display) -> ServerFnError {
     ServerFnError::new(err.to_string())
@@ -34,10 +81,17 @@ pub async fn register_service(
     name: String,
     version: String,
     owner: String,
+    token: Option<String>,
 ) -> Result<RegisterOutcome, ServerFnError> {
     use seam_catalog::{FieldError, ServiceDraft};
     use seam_store::StoreError;
 
+    if !write_allowed(token.as_deref()) {
+        return Ok(RegisterOutcome::Invalid(vec![FieldError {
+            field: "token".into(),
+            message: TOKEN_REQUIRED.into(),
+        }]));
+    }
     let draft = ServiceDraft {
         name: Some(name),
         version: Some(version),
@@ -112,9 +166,19 @@ pub async fn domains_overview() -> Result<Vec<DomainRow>, ServerFnError> {
 /// Checks a pasted manifest (Seam format or Backstage descriptors); with `apply`, also
 /// registers it when it has no errors, in one transaction.
 #[server(prefix = "/rpc")]
-pub async fn check_manifest(text: String, apply: bool) -> Result<ManifestCheck, ServerFnError> {
+pub async fn check_manifest(
+    text: String,
+    apply: bool,
+    token: Option<String>,
+) -> Result<ManifestCheck, ServerFnError> {
     use seam_catalog::manifest::{self, Input, Limits};
 
+    if apply && !write_allowed(token.as_deref()) {
+        return Ok(ManifestCheck {
+            refused: Some(TOKEN_REQUIRED.to_owned()),
+            ..ManifestCheck::default()
+        });
+    }
     let loaded = manifest::load(
         &[Input {
             name: "manifest",

@@ -298,5 +298,6 @@ pub fn check_of(loaded: &Loaded) -> ManifestCheck {
             + c.teams.len()
             + c.resources.len(),
         changes: Vec::new(),
+        refused: None,
     }
 }

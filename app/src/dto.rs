@@ -177,6 +177,8 @@ pub struct ManifestCheck {
     pub entities: usize,
     /// Filled when the manifest was applied.
     pub changes: Vec<ChangeRow>,
+    /// Why applying was refused before the manifest was looked at (a missing token).
+    pub refused: Option<String>,
 }
 
 impl ManifestCheck {

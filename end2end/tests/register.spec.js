@@ -19,6 +19,7 @@ test('a pasted manifest is checked as you type, with errors at their line, and r
   await page.goto('/register');
   await waitForHydration(page);
   await markDocument(page);
+  await page.fill('#manifest-token', 'e2e-token');
 
   // Line 7 carries the bad version; the finding appears right under that line.
   await page.fill('#manifest-text', manifest('v1.2'));
@@ -72,6 +73,7 @@ test('the service page shows the manifest history and a diff between revisions',
 test('a manifest file can be uploaded into the registration page', async ({ page }) => {
   await page.goto('/register');
   await waitForHydration(page);
+  await page.fill('#manifest-token', 'wrong');
   await page.setInputFiles('#manifest-file', {
     name: 'catalog-info.yaml',
     mimeType: 'text/yaml',
@@ -89,6 +91,9 @@ spec:
   });
   await expect(page.locator('#manifest-text')).toHaveValue(/name: uploaded/);
   await expect(page.locator('#manifest-summary')).toContainText('Valid: 1 service(s)');
+  await page.click('#manifest-submit');
+  await expect(page.locator('[role=alert]')).toContainText('a valid API token is required to register');
+  await page.fill('#manifest-token', 'e2e-token');
   await page.click('#manifest-submit');
   await expect(page.locator('.applied li[data-change="uploaded"]')).toContainText('created service');
 });

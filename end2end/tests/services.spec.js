@@ -48,8 +48,15 @@ test('the registration form shows validation errors inline and registers through
   await markDocument(page);
 
   await page.fill('#register-name', 'search');
-  await page.fill('#register-version', 'v1.2');
+  await page.fill('#register-version', '1.2.0');
   await page.fill('#register-owner', 'team-discovery');
+  // This Seam has an API token: without it the form registers nothing.
+  await page.click('#register-form button[type=submit]');
+  await expect(page.locator('#register-token-error')).toHaveText('a valid API token is required to register');
+  expect((await request.get('/api/v1/services/search')).status()).toBe(404);
+
+  await page.fill('#register-token', 'e2e-token');
+  await page.fill('#register-version', 'v1.2');
   await page.click('#register-form button[type=submit]');
 
   await expect(page.locator('#register-version-error')).toContainText('did you mean "1.2.0"?');

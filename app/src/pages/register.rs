@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::api::{check_manifest, CheckManifest};
+use crate::api::{check_manifest, token_required, CheckManifest};
 use crate::dto::{DiagnosticRow, ManifestCheck};
 
 const EXAMPLE: &str = "apiVersion: seam.dev/v1
@@ -43,21 +43,28 @@ pub fn RegisterPage() -> impl IntoView {
             if text.trim().is_empty() {
                 Ok(ManifestCheck::default())
             } else {
-                check_manifest(text, false).await
+                check_manifest(text, false, None).await
             }
         },
     );
     let apply = ServerAction::<CheckManifest>::new();
     let upload_error = RwSignal::new(None::<String>);
+    let token = RwSignal::new(String::new());
+    let needs_token = Resource::new(|| (), |_| token_required());
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         apply.dispatch(CheckManifest {
             text: text.get_untracked(),
             apply: true,
+            token: Some(token.get_untracked()),
         });
     };
     let outcome = move || {
         match apply.value().get() {
+        Some(Ok(ManifestCheck { refused: Some(reason), .. })) => view! {
+            <p class="error" role="alert">"Not registered: "{reason}</p>
+        }
+        .into_any(),
         Some(Ok(result)) if result.has_errors() => view! {
             <p class="error" role="alert">"Not registered: the manifest has errors (shown under their lines)."</p>
         }
@@ -124,7 +131,19 @@ pub fn RegisterPage() -> impl IntoView {
                         }
                     })}
                 </Transition>
-                <button type="submit" id="manifest-submit" disabled=move || apply.pending().get()>"Register"</button>
+                <div class="submit-row">
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            matches!(needs_token.await, Ok(true)).then(|| view! {
+                                <label class="token">"API token "
+                                    <input type="password" id="manifest-token" autocomplete="off"
+                                        prop:value=token on:input=move |ev| token.set(event_target_value(&ev))/>
+                                </label>
+                            })
+                        })}
+                    </Suspense>
+                    <button type="submit" id="manifest-submit" disabled=move || apply.pending().get()>"Register"</button>
+                </div>
             </form>
             {outcome}
         </section>

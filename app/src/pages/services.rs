@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{list_services, RegisterService};
+use crate::api::{list_services, token_required, RegisterService};
 use crate::dto::{FieldError, RegisterOutcome, ServiceRow};
 
 /// Column the list is sorted by.
@@ -216,6 +216,7 @@ fn service_row(row: ServiceRow) -> impl IntoView {
 
 #[component]
 fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
+    let needs_token = Resource::new(|| (), |_| token_required());
     let outcome = register.value();
     let field_error = move |field: &'static str| {
         move || match outcome.get() {
@@ -242,6 +243,13 @@ fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
                 <Field name="name" label="Name" placeholder="checkout" error=field_error("name")/>
                 <Field name="version" label="Version" placeholder="1.0.0" error=field_error("version")/>
                 <Field name="owner" label="Owner team" placeholder="team-payments" error=field_error("owner")/>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        matches!(needs_token.await, Ok(true)).then(|| view! {
+                            <Field name="token" label="API token" placeholder="" error=field_error("token")/>
+                        })
+                    })}
+                </Suspense>
             </div>
             <button type="submit" disabled=move || register.pending().get()>"Register"</button>
             <p id="register-status" role="status">{status}</p>

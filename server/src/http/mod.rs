@@ -47,6 +47,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(seam_app::App);
     let store = state.store.clone();
+    let tokens = state.api_tokens.clone();
     let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root)
         .join(&*state.leptos_options.site_pkg_dir);
 
@@ -61,10 +62,18 @@ pub fn router(state: AppState) -> Router {
                 .precompressed_gzip()
                 .precompressed_br(),
         )
-        .leptos_routes_with_context(&state, routes, move || provide_context(store.clone()), {
-            let options = state.leptos_options.clone();
-            move || seam_app::shell(options.clone())
-        })
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || {
+                provide_context(store.clone());
+                provide_context(seam_app::api::WriteTokens(tokens.clone()));
+            },
+            {
+                let options = state.leptos_options.clone();
+                move || seam_app::shell(options.clone())
+            },
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             seam_app::shell,
         ))
