@@ -41,28 +41,7 @@ macro_rules! impl_store {
                             revision: Some(revision),
                         });
                     }
-                    Some((_, revision)) => {
-                        sqlx::query(
-                            "UPDATE services SET version = $2, owner = $3, domain = $4, system = $5, \
-                             lifecycle = $6, kind = $7, description = $8, source = $9, manifest = $10, \
-                             revision = $11, updated_at = $12 WHERE name = $1",
-                        )
-                        .bind(&manifest.name)
-                        .bind(&manifest.version)
-                        .bind(&manifest.owner)
-                        .bind(&manifest.domain)
-                        .bind(&manifest.system)
-                        .bind(&manifest.lifecycle)
-                        .bind(&manifest.kind)
-                        .bind(&manifest.description)
-                        .bind(source)
-                        .bind(&json)
-                        .bind(revision + 1)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
-                        ($crate::ChangeKind::Updated, revision + 1)
-                    }
+                    Some((_, revision)) => ($crate::ChangeKind::Updated, revision + 1),
                     None => {
                         // A service deleted and registered again continues its history.
                         let (last,): (Option<i64>,) = sqlx::query_as(
@@ -71,30 +50,36 @@ macro_rules! impl_store {
                         .bind(&manifest.name)
                         .fetch_one(&mut **tx)
                         .await?;
-                        let revision = last.unwrap_or(0) + 1;
-                        sqlx::query(
-                            "INSERT INTO services (name, version, owner, domain, system, lifecycle, \
-                             kind, description, source, manifest, revision, registered_at, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
-                        )
-                        .bind(&manifest.name)
-                        .bind(&manifest.version)
-                        .bind(&manifest.owner)
-                        .bind(&manifest.domain)
-                        .bind(&manifest.system)
-                        .bind(&manifest.lifecycle)
-                        .bind(&manifest.kind)
-                        .bind(&manifest.description)
-                        .bind(source)
-                        .bind(&json)
-                        .bind(revision)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(|err| $crate::StoreError::from_write(err, &manifest.name))?;
-                        ($crate::ChangeKind::Created, revision)
+                        ($crate::ChangeKind::Created, last.unwrap_or(0) + 1)
                     }
                 };
+                // One statement for both cases; an update keeps `registered_at`.
+                sqlx::query(
+                    "INSERT INTO services (name, version, owner, domain, system, lifecycle, \
+                     kind, description, source, manifest, revision, registered_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
+                     owner = excluded.owner, domain = excluded.domain, system = excluded.system, \
+                     lifecycle = excluded.lifecycle, kind = excluded.kind, \
+                     description = excluded.description, source = excluded.source, \
+                     manifest = excluded.manifest, revision = excluded.revision, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&manifest.name)
+                .bind(&manifest.version)
+                .bind(&manifest.owner)
+                .bind(&manifest.domain)
+                .bind(&manifest.system)
+                .bind(&manifest.lifecycle)
+                .bind(&manifest.kind)
+                .bind(&manifest.description)
+                .bind(source)
+                .bind(&json)
+                .bind(revision)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|err| $crate::StoreError::from_write(err, &manifest.name))?;
                 sqlx::query(
                     "UPDATE manifest_revisions SET valid_to = $2 WHERE service = $1 AND valid_to IS NULL",
                 )
@@ -135,39 +120,32 @@ macro_rules! impl_store {
                         .fetch_optional(&mut **tx)
                         .await?;
                 let change = match current {
-                    Some((spec,)) if spec == entity.spec => $crate::ChangeKind::Unchanged,
-                    Some(_) => {
-                        sqlx::query(
-                            "UPDATE entities SET owner = $3, spec = $4, source = $5, updated_at = $6 \
-                             WHERE kind = $1 AND name = $2",
-                        )
-                        .bind(entity.kind)
-                        .bind(&entity.name)
-                        .bind(&entity.owner)
-                        .bind(&entity.spec)
-                        .bind(source)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
-                        $crate::ChangeKind::Updated
+                    Some((spec,)) if spec == entity.spec => {
+                        return Ok($crate::Change {
+                            kind: entity.kind,
+                            name: entity.name.clone(),
+                            change: $crate::ChangeKind::Unchanged,
+                            revision: None,
+                        });
                     }
-                    None => {
-                        sqlx::query(
-                            "INSERT INTO entities (kind, name, owner, spec, source, updated_at) \
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(entity.kind)
-                        .bind(&entity.name)
-                        .bind(&entity.owner)
-                        .bind(&entity.spec)
-                        .bind(source)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(|err| $crate::StoreError::from_write(err, &entity.name))?;
-                        $crate::ChangeKind::Created
-                    }
+                    Some(_) => $crate::ChangeKind::Updated,
+                    None => $crate::ChangeKind::Created,
                 };
+                sqlx::query(
+                    "INSERT INTO entities (kind, name, owner, spec, source, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (kind, name) DO UPDATE SET owner = excluded.owner, \
+                     spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at",
+                )
+                .bind(entity.kind)
+                .bind(&entity.name)
+                .bind(&entity.owner)
+                .bind(&entity.spec)
+                .bind(source)
+                .bind(now)
+                .execute(&mut **tx)
+                .await
+                .map_err(|err| $crate::StoreError::from_write(err, &entity.name))?;
                 Ok($crate::Change {
                     kind: entity.kind,
                     name: entity.name.clone(),
