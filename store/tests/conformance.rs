@@ -187,7 +187,10 @@ async fn manifests(store: &SharedStore) {
     let mut described = bumped.clone();
     described.teams[0].description = Some("sells things".into());
     let changes = store.apply_catalog(&described, "api", t2).await.unwrap();
-    assert_eq!(changes.last().map(|c| (c.kind, c.change)), Some(("team", ChangeKind::Updated)));
+    assert_eq!(
+        changes.last().map(|c| (c.kind, c.change)),
+        Some(("team", ChangeKind::Updated))
+    );
     let teams = store.list_entities("team").await.unwrap();
     assert!(teams[0].spec.contains("sells things"), "{}", teams[0].spec);
 
