@@ -14,6 +14,7 @@ use seam_collectors::CollectorsConfig;
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServeArgs {
     /// TOML configuration file; its keys are the long option names with `_` for `-`
+    /// (`api_tokens` is a list), plus the `[collectors.*]` tables of the README
     #[arg(long, env = "SEAM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
