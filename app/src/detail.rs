@@ -269,10 +269,21 @@ pub fn domains(services: &[ServiceRecord], entities: &[EntityRecord]) -> Vec<Dom
     }
     for s in services {
         if let Some(d) = &s.domain {
-            domain(&mut domains, d).services.push(s.name.clone());
+            let row = domain(&mut domains, d);
+            row.services.push(s.name.clone());
+            // A service's system belongs to its domain even when no System entity says so.
+            if let Some(system) = &s.system {
+                if !row.systems.contains(system) {
+                    row.systems.push(system.clone());
+                }
+            }
         }
     }
-    domains.into_values().collect()
+    let mut rows: Vec<DomainRow> = domains.into_values().collect();
+    for row in &mut rows {
+        row.systems.sort();
+    }
+    rows
 }
 
 /// The page's view of what loading a pasted manifest found.
@@ -299,5 +310,111 @@ pub fn check_of(loaded: &Loaded) -> ManifestCheck {
             + c.resources.len(),
         changes: Vec::new(),
         refused: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use seam_catalog::manifest::{Datastore, Dependency, ProvidedApi, SourceFormat};
+
+    fn record(manifest: ServiceManifest) -> ServiceRecord {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+        ServiceRecord {
+            id: 0,
+            name: manifest.name.clone(),
+            version: manifest.version.clone(),
+            owner: manifest.owner.clone(),
+            domain: manifest.domain.clone(),
+            system: manifest.system.clone(),
+            lifecycle: manifest.lifecycle.clone(),
+            kind: manifest.kind.clone(),
+            description: None,
+            source: "api".into(),
+            manifest: serde_json::to_string(&manifest).unwrap(),
+            revision: 1,
+            registered_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn manifest(name: &str, domain: &str, system: &str) -> ServiceManifest {
+        ServiceManifest {
+            name: name.into(),
+            version: Some("1.0.0".into()),
+            owner: "team".into(),
+            domain: Some(domain.into()),
+            system: Some(system.into()),
+            lifecycle: "production".into(),
+            kind: "service".into(),
+            description: None,
+            links: Vec::new(),
+            instances: Vec::new(),
+            provides: Vec::new(),
+            consumes: Vec::new(),
+            datastores: Vec::new(),
+            libraries: Vec::new(),
+            source: SourceFormat::Seam,
+        }
+    }
+
+    fn dependency(service: Option<&str>, api: Option<&str>) -> Dependency {
+        Dependency {
+            service: service.map(Into::into),
+            api: api.map(Into::into),
+            version_req: None,
+            mode: Mode::Sync,
+            protocol: Protocol::Http,
+        }
+    }
+
+    #[test]
+    fn dependencies_are_shown_both_ways_and_shared_datastores_named() {
+        let db = Datastore {
+            name: "shop-db".into(),
+            kind: "postgresql".into(),
+            access: Access::Shared,
+        };
+        let mut orders = manifest("orders", "commerce", "webshop");
+        orders.provides.push(ProvidedApi {
+            name: "orders-api".into(),
+            version: None,
+            protocol: Protocol::Http,
+        });
+        orders.consumes.push(dependency(Some("payments"), None));
+        orders.consumes.push(dependency(Some("ghost"), None));
+        orders.datastores.push(db.clone());
+        let mut storefront = manifest("storefront", "commerce", "webshop");
+        storefront
+            .consumes
+            .push(dependency(None, Some("orders-api")));
+        let mut payments = manifest("payments", "finance", "billing");
+        payments.consumes.push(dependency(Some("orders"), None));
+        payments.datastores.push(db);
+        let all: Vec<ServiceRecord> = [orders.clone(), storefront, payments]
+            .into_iter()
+            .map(record)
+            .collect();
+
+        let detail = build(record(orders), &all, Vec::new());
+        let consumes: Vec<(&str, bool)> = detail
+            .consumes
+            .iter()
+            .map(|d| (d.service.as_str(), d.known))
+            .collect();
+        assert_eq!(consumes, [("payments", true), ("ghost", false)]);
+        let consumers: Vec<(&str, &str)> = detail
+            .consumers
+            .iter()
+            .map(|d| (d.service.as_str(), d.api.as_str()))
+            .collect();
+        assert_eq!(consumers, [("storefront", "orders-api"), ("payments", "")]);
+        assert_eq!(detail.datastores[0].shared_with, ["payments"]);
+
+        let domains = domains(&all, &[]);
+        let commerce = domains.iter().find(|d| d.name == "commerce").unwrap();
+        assert_eq!(commerce.services, ["orders", "storefront"]);
+        assert_eq!(commerce.systems, ["webshop"]);
     }
 }

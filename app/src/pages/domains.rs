@@ -20,7 +20,11 @@ pub fn DomainsPage() -> impl IntoView {
                                     <section class="card" data-domain=d.name.clone()>
                                         <h2><a href=format!("/?domain={}", d.name)>{d.name.clone()}</a></h2>
                                         <p class="muted">{d.description}</p>
-                                        <p>"Owner: "{d.owner}</p>
+                                        {if d.owner.is_empty() {
+                                            view! { <p class="muted">"Not declared as a Domain entity"</p> }.into_any()
+                                        } else {
+                                            view! { <p>"Owner: "{d.owner}</p> }.into_any()
+                                        }}
                                         <p>"Systems: "{d.systems.into_iter().map(|s| view! { <span class="tag">{s}</span> }).collect_view()}</p>
                                         <p>"Services: "{d.services.into_iter().map(|s| view! { <a class="tag" href=format!("/services/{s}")>{s.clone()}</a> }).collect_view()}</p>
                                     </section>
