@@ -184,21 +184,12 @@ pub fn build(
 
 fn empty_manifest(record: &ServiceRecord) -> ServiceManifest {
     ServiceManifest {
-        name: record.name.clone(),
-        version: record.version.clone(),
-        owner: record.owner.clone(),
         domain: record.domain.clone(),
         system: record.system.clone(),
         lifecycle: record.lifecycle.clone(),
         kind: record.kind.clone(),
         description: record.description.clone(),
-        links: Vec::new(),
-        instances: Vec::new(),
-        provides: Vec::new(),
-        consumes: Vec::new(),
-        datastores: Vec::new(),
-        libraries: Vec::new(),
-        source: seam_catalog::manifest::SourceFormat::Seam,
+        ..ServiceManifest::minimal(&record.name, &record.owner, record.version.clone())
     }
 }
 
@@ -317,7 +308,7 @@ pub fn check_of(loaded: &Loaded) -> ManifestCheck {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use seam_catalog::manifest::{Datastore, Dependency, ProvidedApi, SourceFormat};
+    use seam_catalog::manifest::{Datastore, Dependency, ProvidedApi};
 
     fn record(manifest: ServiceManifest) -> ServiceRecord {
         let at = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
@@ -341,21 +332,9 @@ mod tests {
 
     fn manifest(name: &str, domain: &str, system: &str) -> ServiceManifest {
         ServiceManifest {
-            name: name.into(),
-            version: Some("1.0.0".into()),
-            owner: "team".into(),
             domain: Some(domain.into()),
             system: Some(system.into()),
-            lifecycle: "production".into(),
-            kind: "service".into(),
-            description: None,
-            links: Vec::new(),
-            instances: Vec::new(),
-            provides: Vec::new(),
-            consumes: Vec::new(),
-            datastores: Vec::new(),
-            libraries: Vec::new(),
-            source: SourceFormat::Seam,
+            ..ServiceManifest::minimal(name, "team", Some("1.0.0".into()))
         }
     }
 

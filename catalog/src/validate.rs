@@ -157,7 +157,8 @@ pub fn lenient_version(raw: &str) -> Option<semver::Version> {
     semver::Version::parse(&format!("{}{rest}", normalised.join("."))).ok()
 }
 
-fn truncate(s: &str, max_chars: usize) -> String {
+/// Shortens `s` to at most `max_chars` characters for a message.
+pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
     if s.chars().count() <= max_chars {
         s.to_owned()
     } else {

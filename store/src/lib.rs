@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use seam_catalog::manifest::{Catalog, ServiceManifest, SourceFormat};
+use seam_catalog::manifest::{Catalog, ServiceManifest};
 use seam_catalog::NewService;
 
 pub use postgres::PostgresStore;
@@ -327,23 +327,11 @@ impl StoreError {
 
 /// The manifest of a service registered with only its name, version and owner.
 fn minimal_manifest(service: &NewService) -> ServiceManifest {
-    ServiceManifest {
-        name: service.name().to_owned(),
-        version: Some(service.version().to_string()),
-        owner: service.owner().to_owned(),
-        domain: None,
-        system: None,
-        lifecycle: "unspecified".to_owned(),
-        kind: "service".to_owned(),
-        description: None,
-        links: Vec::new(),
-        instances: Vec::new(),
-        provides: Vec::new(),
-        consumes: Vec::new(),
-        datastores: Vec::new(),
-        libraries: Vec::new(),
-        source: SourceFormat::Seam,
-    }
+    ServiceManifest::minimal(
+        service.name(),
+        service.owner(),
+        Some(service.version().to_string()),
+    )
 }
 
 /// A catalog entity other than a service, ready to store.

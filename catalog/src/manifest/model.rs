@@ -42,6 +42,30 @@ pub struct ServiceManifest {
     pub source: SourceFormat,
 }
 
+impl ServiceManifest {
+    /// The manifest of a service known only by its name, owner and perhaps version (one
+    /// registered through the quick form or `POST /api/v1/services`).
+    pub fn minimal(name: &str, owner: &str, version: Option<String>) -> Self {
+        ServiceManifest {
+            name: name.to_owned(),
+            version,
+            owner: owner.to_owned(),
+            domain: None,
+            system: None,
+            lifecycle: "unspecified".to_owned(),
+            kind: "service".to_owned(),
+            description: None,
+            links: Vec::new(),
+            instances: Vec::new(),
+            provides: Vec::new(),
+            consumes: Vec::new(),
+            datastores: Vec::new(),
+            libraries: Vec::new(),
+            source: SourceFormat::Seam,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub url: String,

@@ -92,16 +92,7 @@ impl Node {
     }
 }
 
-/// Shortens `s` to at most `max_chars` characters for a message.
-pub(crate) fn truncate(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(max_chars).collect();
-        out.push('…');
-        out
-    }
-}
+pub(crate) use crate::validate::truncate;
 
 /// One non-empty document of a YAML stream.
 #[derive(Debug, Clone, PartialEq)]
