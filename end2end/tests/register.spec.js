@@ -97,3 +97,15 @@ spec:
   await page.click('#manifest-submit');
   await expect(page.locator('.applied li[data-change="uploaded"]')).toContainText('created service');
 });
+
+test('typing quickly costs one check, not one per keystroke', async ({ page }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  let checks = 0;
+  page.on('request', (request) => {
+    if (request.url().includes('/rpc/check_manifest')) checks += 1;
+  });
+  await page.locator('#manifest-text').pressSequentially('apiVersion: seam.dev/v1', { delay: 15 });
+  await expect(page.locator('#manifest-summary')).toContainText('error(s)');
+  expect(checks).toBeLessThanOrEqual(2);
+});

@@ -3,6 +3,9 @@ use leptos::prelude::*;
 use crate::api::{check_manifest, token_required, CheckManifest};
 use crate::dto::{DiagnosticRow, ManifestCheck};
 
+/// How long typing must pause before the manifest is checked.
+const CHECK_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+
 const EXAMPLE: &str = "apiVersion: seam.dev/v1
 kind: Service
 metadata:
@@ -36,9 +39,30 @@ spec:
 /// applies it in one transaction.
 #[component]
 pub fn RegisterPage() -> impl IntoView {
+    // `text` is what the box shows; `checked` follows it once typing pauses, and is what
+    // the server checks, so a burst of keystrokes costs one request.
     let text = RwSignal::new(String::new());
+    let checked = RwSignal::new(String::new());
+    let edits = StoredValue::new(0u64);
+    let on_input = move |ev: leptos::ev::Event| {
+        text.set(event_target_value(&ev));
+        let edit = edits.get_value() + 1;
+        edits.set_value(edit);
+        set_timeout(
+            move || {
+                if edits.get_value() == edit {
+                    checked.set(text.get_untracked());
+                }
+            },
+            CHECK_DELAY,
+        );
+    };
+    let set_now = move |value: String| {
+        text.set(value.clone());
+        checked.set(value);
+    };
     let check = Resource::new(
-        move || text.get(),
+        move || checked.get(),
         |text| async move {
             if text.trim().is_empty() {
                 Ok(ManifestCheck::default())
@@ -98,7 +122,7 @@ pub fn RegisterPage() -> impl IntoView {
         <section class="page">
             <div class="page-head">
                 <h1>"Register by manifest"</h1>
-                <button type="button" class="secondary" id="load-example" on:click=move |_| text.set(EXAMPLE.to_owned())>
+                <button type="button" class="secondary" id="load-example" on:click=move |_| set_now(EXAMPLE.to_owned())>
                     "Load an example"
                 </button>
             </div>
@@ -109,7 +133,7 @@ pub fn RegisterPage() -> impl IntoView {
             <p class="upload">
                 <label>"Or upload a file: "
                     <input type="file" id="manifest-file" accept=".yaml,.yml,.json,text/yaml,application/json"
-                        on:change=move |ev| read_upload(ev, text, upload_error)/>
+                        on:change=move |ev| read_upload(ev, set_now, upload_error)/>
                 </label>
                 <span class="error-text" id="upload-error">{move || upload_error.get()}</span>
             </p>
@@ -121,12 +145,12 @@ pub fn RegisterPage() -> impl IntoView {
                     aria-label="Manifest"
                     placeholder="apiVersion: seam.dev/v1\nkind: Service\n..."
                     prop:value=text
-                    on:input=move |ev| text.set(event_target_value(&ev))
+                    on:input=on_input
                 ></textarea>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         match check.await {
-                            Ok(result) => view! { <Findings text=text.get_untracked() result/> }.into_any(),
+                            Ok(result) => view! { <Findings text=checked.get_untracked() result/> }.into_any(),
                             Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
                         }
                     })}
@@ -231,7 +255,11 @@ fn diagnostic(d: DiagnosticRow, line: usize) -> impl IntoView {
 const UPLOAD_MAX_BYTES: f64 = 1024.0 * 1024.0;
 
 /// Reads the chosen file into the text box (browser only).
-fn read_upload(ev: leptos::ev::Event, text: RwSignal<String>, error: RwSignal<Option<String>>) {
+fn read_upload(
+    ev: leptos::ev::Event,
+    set_text: impl Fn(String) + 'static,
+    error: RwSignal<Option<String>>,
+) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -252,11 +280,11 @@ fn read_upload(ev: leptos::ev::Event, text: RwSignal<String>, error: RwSignal<Op
         let promise = file.text();
         leptos::task::spawn_local(async move {
             match wasm_bindgen_futures::JsFuture::from(promise).await {
-                Ok(value) => text.set(value.as_string().unwrap_or_default()),
+                Ok(value) => set_text(value.as_string().unwrap_or_default()),
                 Err(_) => error.set(Some("the file could not be read as text".to_owned())),
             }
         });
     }
     #[cfg(not(feature = "hydrate"))]
-    let _ = (ev, text, error);
+    let _ = (ev, set_text, error);
 }
