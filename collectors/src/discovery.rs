@@ -30,7 +30,12 @@ fn default_max_bytes() -> usize {
 #[serde(deny_unknown_fields)]
 pub struct DiscoveryConfig {
     /// Base URLs of the services to ask, as `http://10.0.0.5:8080`.
+    #[serde(default)]
     pub targets: Vec<String>,
+    /// Also ask every instance base URL that the catalog's manifests declare, so a
+    /// service registered once keeps its entry current from what it serves.
+    #[serde(default)]
+    pub from_catalog: bool,
     /// Path of the manifest under each base URL.
     #[serde(default = "default_path")]
     pub path: String,
@@ -112,8 +117,28 @@ pub async fn fetch(
     Ok(Fetched::Manifest { text, etag })
 }
 
-/// Runs discovery until the sink closes.
-pub async fn run(config: DiscoveryConfig, sink: ManifestSink) {
+/// The URLs to fetch this round: the configured targets, plus the catalog's instance
+/// base URLs when `from_catalog` is set, each once.
+fn round_urls(config: &DiscoveryConfig, catalog: &[String]) -> Vec<String> {
+    let from_catalog = if config.from_catalog { catalog } else { &[] };
+    let mut urls: Vec<String> = config
+        .targets
+        .iter()
+        .chain(from_catalog)
+        .map(|base| format!("{}{}", base.trim_end_matches('/'), config.path))
+        .collect();
+    urls.sort();
+    urls.dedup();
+    urls
+}
+
+/// Runs discovery until the sink closes. `catalog` carries the instance base URLs the
+/// catalog declares (the server keeps it current); it is read only with `from_catalog`.
+pub async fn run(
+    config: DiscoveryConfig,
+    sink: ManifestSink,
+    catalog: tokio::sync::watch::Receiver<Vec<String>>,
+) {
     let interval = Duration::from_secs(config.interval_secs.max(1));
     let timeout = Duration::from_secs(config.timeout_secs.max(1)).min(interval);
     let client = match reqwest::Client::builder().timeout(timeout).build() {
@@ -128,8 +153,8 @@ pub async fn run(config: DiscoveryConfig, sink: ManifestSink) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        for target in &config.targets {
-            let url = format!("{}{}", target.trim_end_matches('/'), config.path);
+        let urls = round_urls(&config, &catalog.borrow());
+        for url in urls {
             match fetch(
                 &client,
                 &url,
@@ -227,6 +252,32 @@ mod tests {
         assert_eq!(err.to_string(), "answered 404 Not Found");
     }
 
+    #[test]
+    fn rounds_combine_configured_and_catalog_targets_once() {
+        let mut config = DiscoveryConfig {
+            targets: vec!["http://a:1/".into(), "http://b:2".into()],
+            from_catalog: false,
+            path: "/m.yaml".into(),
+            interval_secs: 1,
+            timeout_secs: 1,
+            max_bytes: 1,
+        };
+        let catalog = vec!["http://b:2".to_owned(), "http://c:3".to_owned()];
+        assert_eq!(
+            round_urls(&config, &catalog),
+            ["http://a:1/m.yaml", "http://b:2/m.yaml"]
+        );
+        config.from_catalog = true;
+        assert_eq!(
+            round_urls(&config, &catalog),
+            [
+                "http://a:1/m.yaml",
+                "http://b:2/m.yaml",
+                "http://c:3/m.yaml"
+            ]
+        );
+    }
+
     #[tokio::test]
     async fn run_sends_changed_manifests_only() {
         let router = axum::Router::new().route(
@@ -243,12 +294,14 @@ mod tests {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
         let config = DiscoveryConfig {
             targets: vec![base.clone()],
+            from_catalog: false,
             path: default_path(),
             interval_secs: 1,
             timeout_secs: 1,
             max_bytes: 1024,
         };
-        let task = tokio::spawn(run(config, tx));
+        let (_catalog_tx, catalog) = tokio::sync::watch::channel(Vec::new());
+        let task = tokio::spawn(run(config, tx, catalog));
         let batch = rx.recv().await.unwrap();
         assert_eq!(
             batch.origin,

@@ -37,10 +37,19 @@ pub struct CollectorsConfig {
 }
 
 /// Starts every configured collector; the tasks stop when the returned set is dropped.
-pub fn spawn(config: &CollectorsConfig, sink: ManifestSink) -> JoinSet<()> {
+/// `catalog_targets` carries the instance base URLs the catalog declares, for discovery.
+pub fn spawn(
+    config: &CollectorsConfig,
+    sink: ManifestSink,
+    catalog_targets: tokio::sync::watch::Receiver<Vec<String>>,
+) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     if let Some(discovery) = &config.discovery {
-        tasks.spawn(discovery::run(discovery.clone(), sink.clone()));
+        tasks.spawn(discovery::run(
+            discovery.clone(),
+            sink.clone(),
+            catalog_targets,
+        ));
     }
     if let Some(directory) = &config.directory {
         tasks.spawn(directory::run(directory.clone(), sink));

@@ -81,3 +81,41 @@ pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, store: SharedStore)
         }
     }
 }
+
+/// Keeps `targets` equal to the instance base URLs that the catalog's manifests declare,
+/// refreshed every `interval`, for the discovery collector.
+pub async fn publish_instance_urls(
+    store: SharedStore,
+    targets: tokio::sync::watch::Sender<Vec<String>>,
+    interval: std::time::Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let services = match store.list_services().await {
+            Ok(services) => services,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot list instances for discovery");
+                continue;
+            }
+        };
+        let mut urls: Vec<String> = services
+            .iter()
+            .filter_map(|s| s.manifest())
+            .flat_map(|m| m.instances.into_iter().map(|i| i.base_url))
+            .collect();
+        urls.sort();
+        urls.dedup();
+        targets.send_if_modified(|current| {
+            let changed = *current != urls;
+            if changed {
+                *current = urls;
+            }
+            changed
+        });
+        if targets.is_closed() {
+            return;
+        }
+    }
+}

@@ -74,8 +74,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         );
     }
     let (sink, batches) = tokio::sync::mpsc::channel(64);
-    let mut background = seam_collectors::spawn(&config.collectors, sink);
+    let (instance_urls, catalog_targets) = tokio::sync::watch::channel(Vec::new());
+    let mut background = seam_collectors::spawn(&config.collectors, sink, catalog_targets);
     background.spawn(ingest::run(batches, state.store.clone()));
+    if let Some(discovery) = config
+        .collectors
+        .discovery
+        .as_ref()
+        .filter(|d| d.from_catalog)
+    {
+        let every = std::time::Duration::from_secs(discovery.interval_secs.max(1));
+        background.spawn(ingest::publish_instance_urls(
+            state.store.clone(),
+            instance_urls,
+            every,
+        ));
+    }
     let router = http::router(state);
     let listener = TcpListener::bind(config.listen)
         .await

@@ -609,3 +609,48 @@ async fn the_directory_collector_registers_manifest_files() {
     let (_, one) = server.get_json("/api/v1/services/checkout").await;
     assert_eq!(one["source"], "directory");
 }
+
+#[tokio::test]
+async fn discovery_keeps_registered_services_current_from_what_they_serve() {
+    // A service that serves its own manifest, already at a newer version than registered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let manifest = |version: &str| {
+        format!(
+            "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: quotes\nspec:\n  version: {version}\n  \
+             owner: team-sales\n  lifecycle: production\n  instances:\n    - baseUrl: {base}\n"
+        )
+    };
+    let served = manifest("1.1.0");
+    let service = axum::Router::new().route(
+        "/.well-known/seam/manifest.yaml",
+        axum::routing::get(move || async move { ([("etag", "\"1.1.0\"")], served) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+
+    let server = TestServer::start_with(|config| {
+        config.collectors.discovery = Some(seam_collectors::discovery::DiscoveryConfig {
+            targets: Vec::new(),
+            from_catalog: true,
+            path: "/.well-known/seam/manifest.yaml".into(),
+            interval_secs: 1,
+            timeout_secs: 1,
+            max_bytes: 1 << 20,
+        });
+    })
+    .await;
+    let (status, body) = server.put_manifest(&manifest("1.0.0"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mut current = Value::Null;
+    for _ in 0..60 {
+        current = server.get_json("/api/v1/services/quotes").await.1;
+        if current["version"] == "1.1.0" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(current["version"], "1.1.0", "{current}");
+    assert_eq!(current["source"], "discovery");
+    assert_eq!(current["revision"], 2);
+}
