@@ -512,6 +512,17 @@ async fn cli_lints_offline_and_registers_with_the_server() {
         )
     };
 
+    let register = |file: &std::path::Path, token: &str| {
+        run(&[
+            "register",
+            file.to_str().unwrap(),
+            "--server",
+            &server.base,
+            "--token",
+            token,
+        ])
+    };
+
     let (code, out) = run(&["lint", good.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.starts_with("ok: 1 file(s), 2 service(s)"), "{out}");
@@ -533,38 +544,17 @@ async fn cli_lints_offline_and_registers_with_the_server() {
     assert_eq!(report["ok"], false);
     assert_eq!(report["diagnostics"][0]["path"], "spec.colour");
 
-    let (code, out) = run(&[
-        "register",
-        bad.to_str().unwrap(),
-        "--server",
-        &server.base,
-        "--token",
-        "t0ken",
-    ]);
+    let (code, out) = register(&bad, "t0ken");
     assert_eq!(code, Some(1), "{out}");
     assert!(
         server.service_names().await.is_empty(),
         "an invalid file is never sent"
     );
 
-    let (code, out) = run(&[
-        "register",
-        good.to_str().unwrap(),
-        "--server",
-        &server.base,
-        "--token",
-        "wrong",
-    ]);
+    let (code, out) = register(&good, "wrong");
     assert_eq!(code, Some(1), "{out}");
 
-    let (code, out) = run(&[
-        "register",
-        good.to_str().unwrap(),
-        "--server",
-        &server.base,
-        "--token",
-        "t0ken",
-    ]);
+    let (code, out) = register(&good, "t0ken");
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("created service checkout (revision 1)"),
