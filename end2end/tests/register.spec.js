@@ -107,5 +107,6 @@ test('typing quickly costs one check, not one per keystroke', async ({ page }) =
   });
   await page.locator('#manifest-text').pressSequentially('apiVersion: seam.dev/v1', { delay: 15 });
   await expect(page.locator('#manifest-summary')).toContainText('error(s)');
-  expect(checks).toBeLessThanOrEqual(2);
+  // 23 keystrokes; a stalled machine may split them into a few bursts, never into one check each.
+  expect(checks).toBeLessThanOrEqual(4);
 });

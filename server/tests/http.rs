@@ -584,7 +584,7 @@ async fn the_directory_collector_registers_manifest_files() {
     })
     .await;
     let mut names = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..150 {
         names = server.service_names().await;
         if names.len() == 2 {
             break;
@@ -633,7 +633,7 @@ async fn discovery_keeps_registered_services_current_from_what_they_serve() {
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let mut current = Value::Null;
-    for _ in 0..60 {
+    for _ in 0..150 {
         current = server.get_json("/api/v1/services/quotes").await.1;
         if current["version"] == "1.1.0" {
             break;
