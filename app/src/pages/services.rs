@@ -246,7 +246,7 @@ fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         matches!(needs_token.await, Ok(true)).then(|| view! {
-                            <Field name="token" label="API token" placeholder="" error=field_error("token")/>
+                            <Field name="token" label="API token" placeholder="" secret=true error=field_error("token")/>
                         })
                     })}
                 </Suspense>
@@ -263,13 +263,17 @@ fn Field(
     label: &'static str,
     placeholder: &'static str,
     error: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    /// Masks the input (for tokens).
+    #[prop(optional)]
+    secret: bool,
 ) -> impl IntoView {
+    let input_type = if secret { "password" } else { "text" };
     let input_id = format!("register-{name}");
     let error_id = format!("register-{name}-error");
     view! {
         <label class="field" class:invalid=move || error().is_some()>
             <span>{label}</span>
-            <input id=input_id name=name placeholder=placeholder autocomplete="off" aria-describedby=error_id.clone()/>
+            <input id=input_id name=name type=input_type placeholder=placeholder autocomplete="off" aria-describedby=error_id.clone()/>
             <small id=error_id class="field-error">{error}</small>
         </label>
     }
