@@ -10,6 +10,5 @@ mod validate;
 
 pub use service::{NewService, ServiceDraft};
 pub use validate::{
-    is_entity_name, lenient_version, FieldError, Issues, NAME_MAX_LEN, OWNER_MAX_LEN,
-    VERSION_MAX_LEN,
+    is_entity_name, lenient_version, FieldError, Issues, NAME_MAX_LEN, VERSION_MAX_LEN,
 };

@@ -4,8 +4,6 @@ use serde::{Deserialize, Serialize};
 
 /// Longest accepted entity name, as in Backstage's `metadata.name`.
 pub const NAME_MAX_LEN: usize = 63;
-/// Longest accepted owner reference.
-pub const OWNER_MAX_LEN: usize = NAME_MAX_LEN;
 /// Longest accepted version string.
 pub const VERSION_MAX_LEN: usize = 128;
 
