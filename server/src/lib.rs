@@ -66,7 +66,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         leptos_options,
         store,
         metrics: Metrics::new(),
-        api_tokens: config.api_tokens.clone().into(),
+        write_tokens: seam_app::api::WriteTokens(config.api_tokens.clone().into()),
     };
     if config.api_tokens.is_empty() {
         tracing::warn!(

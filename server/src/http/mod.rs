@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use seam_app::api::WriteTokens;
 use seam_store::SharedStore;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
@@ -31,7 +32,7 @@ pub struct AppState {
     pub store: SharedStore,
     pub metrics: Metrics,
     /// Bearer tokens accepted on write calls; empty means none is needed.
-    pub api_tokens: std::sync::Arc<[String]>,
+    pub write_tokens: WriteTokens,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -47,7 +48,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(seam_app::App);
     let store = state.store.clone();
-    let tokens = state.api_tokens.clone();
+    let tokens = state.write_tokens.clone();
     let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root)
         .join(&*state.leptos_options.site_pkg_dir);
 
@@ -67,7 +68,7 @@ pub fn router(state: AppState) -> Router {
             routes,
             move || {
                 provide_context(store.clone());
-                provide_context(seam_app::api::WriteTokens(tokens.clone()));
+                provide_context(tokens.clone());
             },
             {
                 let options = state.leptos_options.clone();
@@ -92,32 +93,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Checks the bearer token of a write call, when tokens are configured.
+/// Checks the bearer token of a write call, when tokens are configured (the same check
+/// the web forms' server functions make).
 fn authorize(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
-    if state.api_tokens.is_empty() {
-        return Ok(());
-    }
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(token)
-            if state
-                .api_tokens
-                .iter()
-                .any(|t| constant_time_eq(t.as_bytes(), token.as_bytes())) =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::Unauthorized),
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if state.write_tokens.allows(presented) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
     }
-}
-
-/// Compares without an early exit, so response time says nothing about a token's prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Counts and times every request, labelled by its route pattern (never the raw path,
