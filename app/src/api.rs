@@ -15,9 +15,9 @@ fn store() -> Result<seam_store::SharedStore, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("store missing from the request context"))
 }
 
-/// The API tokens that writes need (REST write calls and the web forms alike), provided by
-/// the server for every request; empty when
-/// writes need none. The web forms ask for a token only when this is not empty.
+/// The API tokens that writes need (REST write calls and the web forms alike), provided
+/// by the server for every request; empty when writes need none. The web forms ask for a
+/// token only when this is not empty.
 #[cfg(feature = "ssr")]
 #[derive(Clone, Default)]
 pub struct WriteTokens(pub std::sync::Arc<[String]>);
