@@ -172,7 +172,7 @@ pub async fn check_manifest(
     apply: bool,
     token: Option<String>,
 ) -> Result<ManifestCheck, ServerFnError> {
-    use seam_catalog::manifest::{self, Input, Limits};
+    use seam_store::ingest;
 
     if apply && !write_allowed(token.as_deref()) {
         return Ok(ManifestCheck {
@@ -180,17 +180,10 @@ pub async fn check_manifest(
             ..ManifestCheck::default()
         });
     }
-    let loaded = manifest::load(
-        &[Input {
-            name: "manifest",
-            text: &text,
-        }],
-        &Limits::default(),
-    );
+    let loaded = ingest::load_text("manifest", text).await;
     let mut check = crate::detail::check_of(&loaded);
     if apply && !loaded.has_errors() {
-        let changes = store()?
-            .apply_catalog(&loaded.catalog, "web", chrono::Utc::now())
+        let changes = ingest::apply_loaded(&store()?, &loaded, "web form", "web")
             .await
             .map_err(internal)?;
         check.changes = changes

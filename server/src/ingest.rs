@@ -1,9 +1,10 @@
-//! Ingest: manifest text from any source (API, collectors) is parsed, validated and,
-//! only when it has no errors, applied to the store in one transaction.
+//! Ingest: manifest text from the REST API and the collectors is parsed, validated and,
+//! only when it has no errors, applied to the store in one transaction (the steps
+//! themselves are `seam_store::ingest`, shared with the web forms).
 
-use seam_catalog::manifest::{self, Diagnostic, Input, Limits};
+use seam_catalog::manifest::{self, Diagnostic};
 use seam_collectors::ManifestBatch;
-use seam_store::{Change, ChangeKind, SharedStore, StoreError};
+use seam_store::{ingest, Change, SharedStore, StoreError};
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,41 +22,18 @@ pub struct Applied {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Parses `text` (named `origin` in diagnostics) off the async threads, then applies it.
+/// Parses `text` (named `origin` in diagnostics), then applies it if it has no errors.
 pub async fn apply_text(
     store: &SharedStore,
     origin: &str,
     text: String,
     source: &str,
 ) -> Result<Applied, IngestError> {
-    let origin_owned = origin.to_owned();
-    let loaded = tokio::task::spawn_blocking(move || {
-        manifest::load(
-            &[Input {
-                name: &origin_owned,
-                text: &text,
-            }],
-            &Limits::default(),
-        )
-    })
-    .await
-    .expect("manifest parsing does not panic");
+    let loaded = ingest::load_text(origin, text).await;
     if loaded.has_errors() {
         return Err(IngestError::Invalid(loaded.diagnostics));
     }
-    let changes = store
-        .apply_catalog(&loaded.catalog, source, chrono::Utc::now())
-        .await?;
-    for change in changes.iter().filter(|c| c.change != ChangeKind::Unchanged) {
-        tracing::info!(
-            origin,
-            source,
-            kind = change.kind,
-            name = %change.name,
-            change = change.change.as_str(),
-            "catalog entry applied"
-        );
-    }
+    let changes = ingest::apply_loaded(store, &loaded, origin, source).await?;
     Ok(Applied {
         changes,
         warnings: loaded.diagnostics,

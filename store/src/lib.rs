@@ -7,6 +7,7 @@
 //!
 //! Database rows stay in this crate: callers get [`ServiceRecord`]s.
 
+pub mod ingest;
 mod postgres;
 mod queries;
 mod sqlite;
