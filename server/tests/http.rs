@@ -50,24 +50,20 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
-    async fn post_json(&self, path: &str, body: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn put_manifest(&self, body: &str, token: Option<&str>) -> (StatusCode, Value) {
+    /// Sends `body` with a content type (and a bearer token); returns the status and the
+    /// JSON answer (null when the answer is not JSON).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .client
-            .put(self.url("/api/v1/manifests"))
-            .header("content-type", "application/yaml")
+            .request(method, self.url(path))
+            .header("content-type", content_type)
             .body(body.to_owned());
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -75,6 +71,22 @@ impl TestServer {
         let response = request.send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_json(&self, path: &str, body: &str) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, "application/json", body, None)
+            .await
+    }
+
+    async fn put_manifest(&self, body: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.send(
+            reqwest::Method::PUT,
+            "/api/v1/manifests",
+            "application/yaml",
+            body,
+            token,
+        )
+        .await
     }
 
     async fn get_json(&self, path: &str) -> (StatusCode, Value) {
@@ -190,16 +202,16 @@ async fn bad_bodies_are_refused_with_the_field_and_reason_and_store_nothing() {
     .await;
 
     // Wrong content type.
-    let response = server
-        .client
-        .post(server.url("/api/v1/services"))
-        .header("content-type", "text/plain")
-        .body("name=checkout")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = server
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/services",
+            "text/plain",
+            "name=checkout",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(
         body["error"]["message"],
         "expected content type application/json, found \"text/plain\""
@@ -431,15 +443,16 @@ async fn invalid_manifests_are_refused_with_positions_and_store_nothing() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["diagnostics"][0]["line"], 1);
 
-    let response = server
-        .client
-        .put(server.url("/api/v1/manifests"))
-        .header("content-type", "application/xml")
-        .body("<service/>")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _) = server
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/manifests",
+            "application/xml",
+            "<service/>",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
     let (status, schema) = server.get_json("/api/v1/schema/manifest").await;
     assert_eq!(status, StatusCode::OK);
