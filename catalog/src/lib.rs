@@ -5,9 +5,11 @@
 //! what a user types, in the browser, before sending it).
 
 pub mod manifest;
+mod resolve;
 mod service;
 mod validate;
 
+pub use resolve::{resolve, Resolver};
 pub use service::{NewService, ServiceDraft};
 pub use validate::{
     is_entity_name, lenient_version, FieldError, Issues, NAME_MAX_LEN, VERSION_MAX_LEN,

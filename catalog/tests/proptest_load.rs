@@ -466,6 +466,7 @@ fn expected(g: &Generated) -> ServiceManifest {
             })
             .collect(),
         source: SourceFormat::Seam,
+        relations: Default::default(),
     }
 }
 

@@ -266,6 +266,7 @@ fn read_component(
         datastores: Vec::new(),
         libraries: Vec::new(),
         source: SourceFormat::Backstage,
+        relations: Default::default(),
     };
     Some(Entity::Component(service, relations))
 }

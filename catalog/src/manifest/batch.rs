@@ -1,14 +1,14 @@
 //! What the documents of one batch declare, and the checks across them: duplicate
-//! declarations, references to entities nobody declares, and the Backstage relations that
-//! need another document to map (a component's domain, a provided API's protocol, a
-//! datastore's kind and access).
+//! declarations and references to entities nobody declares. Relations are not resolved
+//! here but over the whole catalog ([`crate::resolve`]), so what a document means does
+//! not depend on which batch brought it.
 
 use std::collections::{HashMap, HashSet};
 
 use super::fields::{Cx, Text};
 use super::model::{
-    Access, ApiEntity, Catalog, Datastore, Dependency, Diagnostic, DomainEntity, Mode, Protocol,
-    ProvidedApi, ResourceEntity, ServiceManifest, SystemEntity, TeamEntity,
+    ApiEntity, Catalog, DependsOnRef, Diagnostic, DomainEntity, RefTargetKind, ResourceEntity,
+    ServiceManifest, SystemEntity, TeamEntity,
 };
 
 /// What one document declares.
@@ -282,17 +282,12 @@ fn kind_noun(entity: &Entity) -> Option<&'static str> {
     })
 }
 
-/// Names the batch declares, by kind, and what Backstage mapping needs to know of them.
+/// Names the batch declares, by kind, to check references against.
 struct Index {
     names: HashMap<RefKind, HashSet<String>>,
     /// Kinds with at least one declaration; references to other kinds are not checked
     /// (Seam manifests name owners and systems that only Backstage could declare).
     declared_kinds: HashSet<RefKind>,
-    system_domains: HashMap<String, Option<String>>,
-    api_protocols: HashMap<String, Protocol>,
-    resource_types: HashMap<String, String>,
-    /// For each resource, how many components depend on it.
-    resource_dependents: HashMap<String, usize>,
 }
 
 impl Index {
@@ -300,10 +295,6 @@ impl Index {
         let mut index = Index {
             names: HashMap::new(),
             declared_kinds: HashSet::new(),
-            system_domains: HashMap::new(),
-            api_protocols: HashMap::new(),
-            resource_types: HashMap::new(),
-            resource_dependents: HashMap::new(),
         };
         for d in declared {
             let name = d.read.name.value.clone();
@@ -315,25 +306,12 @@ impl Index {
                     &[RefKind::Service]
                 }
                 Entity::Component(..) => &[RefKind::Service],
-                Entity::Api(api) => {
-                    index.api_protocols.insert(name.clone(), api.protocol);
-                    &[RefKind::Api]
-                }
-                Entity::System(system) => {
-                    index
-                        .system_domains
-                        .insert(name.clone(), system.domain.clone());
-                    &[RefKind::System]
-                }
+                Entity::Api(_) => &[RefKind::Api],
+                Entity::System(_) => &[RefKind::System],
                 Entity::Domain(_) => &[RefKind::Domain],
                 Entity::Team(_) => &[RefKind::Group, RefKind::Owner],
                 Entity::User { .. } => &[RefKind::User, RefKind::Owner],
-                Entity::Resource(resource) => {
-                    index
-                        .resource_types
-                        .insert(name.clone(), resource.resource_type.clone());
-                    &[RefKind::Resource]
-                }
+                Entity::Resource(_) => &[RefKind::Resource],
                 Entity::Location(_) => &[],
             };
             for kind in kinds {
@@ -343,21 +321,6 @@ impl Index {
         // Services and APIs are always checked: Seam manifests declare both.
         index.declared_kinds.insert(RefKind::Service);
         index.declared_kinds.insert(RefKind::Api);
-        for d in declared {
-            if let Entity::Component(_, relations) = &d.read.entity {
-                let mut counted = HashSet::new();
-                for dep in &relations.depends_on {
-                    if let Some(resource) = index.resource_of(dep) {
-                        if counted.insert(resource) {
-                            *index
-                                .resource_dependents
-                                .entry(resource.to_owned())
-                                .or_default() += 1;
-                        }
-                    }
-                }
-            }
-        }
         index
     }
 
@@ -372,20 +335,6 @@ impl Index {
         self.names
             .get(&kind)
             .is_some_and(|names| names.contains(name))
-    }
-
-    /// The resource a `dependsOn` entry names, if it names one.
-    fn resource_of<'d>(&self, dep: &'d DependsOn) -> Option<&'d str> {
-        match dep {
-            DependsOn::Resource(t) => Some(&t.value),
-            DependsOn::Unqualified(t)
-                if !self.has(RefKind::Service, &t.value)
-                    && self.has(RefKind::Resource, &t.value) =>
-            {
-                Some(&t.value)
-            }
-            _ => None,
-        }
     }
 
     /// Warns when `r` names an entity of a kind the batch declares, but not that one.
@@ -405,7 +354,8 @@ impl Index {
         );
     }
 
-    /// Completes a Backstage component with what other documents say.
+    /// Keeps a Backstage component's relations as declared, checking their targets
+    /// against the batch; [`crate::resolve`] maps them once the whole catalog is known.
     fn map_component(
         &self,
         cx: &mut Cx<'_>,
@@ -413,12 +363,9 @@ impl Index {
         relations: ComponentRelations,
         refs: &mut Vec<Ref>,
     ) -> ServiceManifest {
-        service.domain = service
-            .system
-            .as_ref()
-            .and_then(|system| self.system_domains.get(system).cloned().flatten());
+        let declared = &mut service.relations;
         for api in relations.provides_apis {
-            if service.provides.iter().any(|p| p.name == api.value) {
+            if declared.provides_apis.contains(&api.value) {
                 cx.warning(
                     api.pos,
                     &api.path,
@@ -426,11 +373,7 @@ impl Index {
                 );
                 continue;
             }
-            service.provides.push(ProvidedApi {
-                name: api.value.clone(),
-                version: None,
-                protocol: self.protocol(&api.value),
-            });
+            declared.provides_apis.push(api.value.clone());
             refs.push(Ref {
                 kind: RefKind::Api,
                 relation: "provides",
@@ -438,14 +381,7 @@ impl Index {
             });
         }
         for api in relations.consumes_apis {
-            let protocol = self.protocol(&api.value);
-            service.consumes.push(Dependency {
-                service: None,
-                api: Some(api.value.clone()),
-                version_req: None,
-                mode: mode_of(protocol),
-                protocol,
-            });
+            declared.consumes_apis.push(api.value.clone());
             refs.push(Ref {
                 kind: RefKind::Api,
                 relation: "consumes",
@@ -453,48 +389,24 @@ impl Index {
             });
         }
         for dep in relations.depends_on {
-            let resource = self.resource_of(&dep).map(str::to_owned);
-            let (target, explicit_component) = match dep {
-                DependsOn::Component(t) => (t, true),
-                DependsOn::Resource(t) | DependsOn::Unqualified(t) => (t, false),
+            let (kind, target) = match dep {
+                DependsOn::Component(t) => (Some(RefTargetKind::Component), t),
+                DependsOn::Resource(t) => (Some(RefTargetKind::Resource), t),
+                DependsOn::Unqualified(t) => (None, t),
             };
-            match resource {
-                Some(resource) => {
-                    let dependents = self.resource_dependents.get(&resource).copied().unwrap_or(0);
-                    let kind = self
-                        .resource_types
-                        .get(&resource)
-                        .cloned()
-                        .unwrap_or_else(|| "resource".to_owned());
-                    service.datastores.push(Datastore {
-                        name: resource,
-                        kind,
-                        access: if dependents == 1 {
-                            Access::Owned
-                        } else {
-                            Access::Shared
-                        },
-                    });
-                    refs.push(Ref {
-                        kind: RefKind::Resource,
-                        relation: "depends on",
-                        target,
-                    });
-                }
-                None if explicit_component || self.has(RefKind::Service, &target.value) => {
-                    service.consumes.push(Dependency {
-                        service: Some(target.value.clone()),
-                        api: None,
-                        version_req: None,
-                        mode: Mode::Sync,
-                        protocol: Protocol::Http,
-                    });
-                    refs.push(Ref {
-                        kind: RefKind::Service,
-                        relation: "depends on",
-                        target,
-                    });
-                }
+            let checked = match kind {
+                Some(RefTargetKind::Component) => Some(RefKind::Service),
+                Some(RefTargetKind::Resource) => Some(RefKind::Resource),
+                None if self.has(RefKind::Service, &target.value) => Some(RefKind::Service),
+                None if self.has(RefKind::Resource, &target.value) => Some(RefKind::Resource),
+                None => None,
+            };
+            match checked {
+                Some(ref_kind) => refs.push(Ref {
+                    kind: ref_kind,
+                    relation: "depends on",
+                    target: target.clone(),
+                }),
                 None => cx.warning(
                     target.pos,
                     &target.path,
@@ -504,24 +416,11 @@ impl Index {
                     ),
                 ),
             }
+            declared.depends_on.push(DependsOnRef {
+                kind,
+                name: target.value,
+            });
         }
         service
-    }
-
-    /// The protocol of an API by its Backstage type; HTTP when the API is not in the batch.
-    fn protocol(&self, api: &str) -> Protocol {
-        self.api_protocols
-            .get(api)
-            .copied()
-            .unwrap_or(Protocol::Http)
-    }
-}
-
-/// Event APIs are consumed asynchronously; everything else is request/response.
-fn mode_of(protocol: Protocol) -> Mode {
-    if protocol == Protocol::Event {
-        Mode::Async
-    } else {
-        Mode::Sync
     }
 }

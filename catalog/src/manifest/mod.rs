@@ -275,12 +275,46 @@ impl Naming {
     }
 }
 
+/// Most diagnostics one load returns; the rest are counted in a last one.
+pub const MAX_DIAGNOSTICS: usize = 200;
+
 fn finish(batch: Batch) -> Loaded {
-    let (catalog, diagnostics) = batch.finish();
+    let (catalog, mut diagnostics) = batch.finish();
+    cap_diagnostics(&mut diagnostics, MAX_DIAGNOSTICS);
     Loaded {
         catalog,
         diagnostics,
     }
+}
+
+/// Keeps the first `max` diagnostics and replaces the rest by one that counts them (an
+/// error when any of them is one, so a capped load still fails).
+fn cap_diagnostics(diagnostics: &mut Vec<Diagnostic>, max: usize) {
+    if diagnostics.len() <= max {
+        return;
+    }
+    let rest = diagnostics.split_off(max);
+    let errors = rest
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let last = &diagnostics[max - 1];
+    diagnostics.push(Diagnostic {
+        severity: if errors > 0 {
+            Severity::Error
+        } else {
+            Severity::Warning
+        },
+        file: last.file.clone(),
+        document: 0,
+        line: None,
+        column: None,
+        path: String::new(),
+        message: format!(
+            "{} more diagnostics not shown ({errors} of them errors)",
+            rest.len()
+        ),
+    });
 }
 
 /// Reads one input into the batch.
@@ -300,9 +334,11 @@ fn read_input(batch: &mut Batch, file: &str, text: &str, limits: &Limits) {
     let max_depth = limits.max_depth.min(MAX_DEPTH_CAP);
     let parsed = tree::parse(text, max_depth, limits.max_documents);
     if parsed.documents.is_empty() && parsed.problems.is_empty() {
-        let mut warning = file_diagnostic(file, "the input contains no documents".to_owned());
-        warning.severity = Severity::Warning;
-        batch.diagnostics.push(warning);
+        // Like `kubectl apply`: an empty or comment-only input is a mistake, not a no-op.
+        batch.diagnostics.push(file_diagnostic(
+            file,
+            "the input contains no documents".to_owned(),
+        ));
     }
     // The batch sorts diagnostics by position, so the parser's problems can go first.
     for problem in parsed.problems {

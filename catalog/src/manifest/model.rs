@@ -40,6 +40,45 @@ pub struct ServiceManifest {
     pub datastores: Vec<Datastore>,
     pub libraries: Vec<Library>,
     pub source: SourceFormat,
+    /// What a Backstage component says of other entities, kept as written: the catalog
+    /// resolves it over everything it knows ([`crate::resolve`]), whichever batch
+    /// brought which entity. Empty for Seam manifests, which declare directly.
+    #[serde(default, skip_serializing_if = "Relations::is_empty")]
+    pub relations: Relations,
+}
+
+/// A Backstage component's references to APIs, components and resources, as declared.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Relations {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provides_apis: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumes_apis: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<DependsOnRef>,
+}
+
+impl Relations {
+    pub fn is_empty(&self) -> bool {
+        self.provides_apis.is_empty() && self.consumes_apis.is_empty() && self.depends_on.is_empty()
+    }
+}
+
+/// One `dependsOn` entry of a Backstage component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DependsOnRef {
+    /// `component:` or `resource:` as written; `None` when the reference names no kind
+    /// (then it is whichever of the two the catalog has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RefTargetKind>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefTargetKind {
+    Component,
+    Resource,
 }
 
 impl ServiceManifest {
@@ -62,6 +101,7 @@ impl ServiceManifest {
             datastores: Vec::new(),
             libraries: Vec::new(),
             source: SourceFormat::Seam,
+            relations: Relations::default(),
         }
     }
 }

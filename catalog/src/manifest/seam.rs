@@ -3,6 +3,8 @@
 //! Strict: an unknown field anywhere is an error that lists the expected ones, so a typo
 //! never silently drops information.
 
+use std::collections::HashMap;
+
 use super::batch::{Entity, Read, Ref, RefKind};
 use super::fields::{self, Cx, Item, Obj, Text};
 use super::model::{
@@ -148,6 +150,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Obj<'_>) -> Option<Read> {
         datastores,
         libraries,
         source: SourceFormat::Seam,
+        relations: Default::default(),
     };
     Some(Read {
         name: name_text?,
@@ -222,10 +225,26 @@ pub(crate) fn read_links(
             }
             let url = link.required_str(cx, "url");
             let title = link.str(cx, "title").map(|t| t.value);
-            Some(Link {
-                url: url?.value.trim().to_owned(),
-                title,
-            })
+            let url = url?;
+            // The dashboard renders links: anything but http(s) (`javascript:`, `data:`)
+            // is refused in Seam manifests and dropped from Backstage descriptors, which
+            // are accepted unchanged.
+            let url = if allowed.is_some() {
+                fields::http_url(cx, &url)?
+            } else if fields::is_http_url(url.value.trim()) {
+                url.value.trim().to_owned()
+            } else {
+                cx.warning(
+                    url.pos,
+                    &url.path,
+                    format!(
+                        "found {:?}, expected an http or https URL; the link is ignored",
+                        super::tree::truncate(url.value.trim(), 80)
+                    ),
+                );
+                return None;
+            };
+            Some(Link { url, title })
         })
         .collect()
 }
@@ -265,7 +284,7 @@ pub(crate) fn instance(
 }
 
 fn read_provides(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<ProvidedApi> {
-    let mut seen: Vec<Text> = Vec::new();
+    let mut seen = HashMap::new();
     let mut out = Vec::new();
     for item in spec.list(cx, "provides") {
         let Some(obj) = Obj::new(cx, item.node, &item.path, item.node.pos) else {
@@ -355,7 +374,7 @@ fn read_dependency(cx: &mut Cx<'_>, item: &Item<'_>, refs: &mut Vec<Ref>) -> Opt
 }
 
 fn read_datastores(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<Datastore> {
-    let mut seen: Vec<Text> = Vec::new();
+    let mut seen = HashMap::new();
     let mut out = Vec::new();
     for item in spec.list(cx, "datastores") {
         let Some(obj) = Obj::new(cx, item.node, &item.path, item.node.pos) else {
@@ -380,7 +399,7 @@ fn read_datastores(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<Datastore> {
 }
 
 fn read_libraries(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<Library> {
-    let mut seen: Vec<Text> = Vec::new();
+    let mut seen = HashMap::new();
     let mut out = Vec::new();
     for item in spec.list(cx, "libraries") {
         let Some(obj) = Obj::new(cx, item.node, &item.path, item.node.pos) else {
@@ -403,10 +422,14 @@ fn read_libraries(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<Library> {
 
 /// Reads the required `name` of a list item and reports it if an earlier item of the
 /// same list has it.
-fn unique_name(cx: &mut Cx<'_>, obj: &Obj<'_>, seen: &mut Vec<Text>) -> Option<String> {
+fn unique_name(
+    cx: &mut Cx<'_>,
+    obj: &Obj<'_>,
+    seen: &mut HashMap<String, Text>,
+) -> Option<String> {
     let text = obj.required_str(cx, "name")?;
     let name = fields::name(cx, &text)?;
-    if let Some(first) = seen.iter().find(|t| t.value == name) {
+    if let Some(first) = seen.get(&name) {
         cx.error(
             text.pos,
             &text.path,
@@ -417,9 +440,12 @@ fn unique_name(cx: &mut Cx<'_>, obj: &Obj<'_>, seen: &mut Vec<Text>) -> Option<S
         );
         return None;
     }
-    seen.push(Text {
-        value: name.clone(),
-        ..text
-    });
+    seen.insert(
+        name.clone(),
+        Text {
+            value: name.clone(),
+            ..text
+        },
+    );
     Some(name)
 }

@@ -118,6 +118,7 @@ fn full_service() -> ServiceManifest {
             version: "0.3.1".into(),
         }],
         source: SourceFormat::Seam,
+        relations: Default::default(),
     }
 }
 
@@ -629,11 +630,64 @@ fn refuses_anchors_that_copy_one_large_list_at_every_level() {
 }
 
 #[test]
-fn warns_about_inputs_without_documents() {
-    check("", &["m.yaml: warning: the input contains no documents"]);
+fn refuses_inputs_without_documents() {
+    check("", &["m.yaml: error: the input contains no documents"]);
     check(
         "# just a comment\n---\n",
-        &["m.yaml: warning: the input contains no documents"],
+        &["m.yaml: error: the input contains no documents"],
+    );
+}
+
+#[test]
+fn merge_keys_stay_linear() {
+    // A large mapping merged into another large one, within the copy budget and the
+    // size limit: comparing every key with every other took about 11 s here.
+    let keys: Vec<String> = (0..30_000).map(|i| format!("k{i}: 1")).collect();
+    let own: Vec<String> = (0..30_000).map(|i| format!("o{i}: 1")).collect();
+    let bomb = format!(
+        "base: &b {{{}}}\nm: {{<<: *b, {}}}\n",
+        keys.join(", "),
+        own.join(", ")
+    );
+    assert!(bomb.len() < Limits::default().max_bytes);
+    let started = std::time::Instant::now();
+    let found = diagnostics(&bomb);
+    assert!(!found.is_empty());
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn caps_diagnostics_and_counts_the_rest() {
+    let fields: Vec<String> = (0..500).map(|i| format!("x{i}: 1")).collect();
+    let text = format!("{}  {}\n", minimal("a", ""), fields.join("\n  "));
+    let found = diagnostics(&text);
+    assert_eq!(found.len(), MAX_DIAGNOSTICS + 1);
+    assert!(
+        found[MAX_DIAGNOSTICS].ends_with("more diagnostics not shown (300 of them errors)"),
+        "{}",
+        found[MAX_DIAGNOSTICS]
+    );
+}
+
+#[test]
+fn refuses_links_that_are_not_http() {
+    let text = format!(
+        "{}",
+        minimal("a", "").replacen(
+            "metadata:\n",
+            "metadata:\n  links: [{url: \"javascript:alert(1)\"}]\n",
+            1
+        )
+    );
+    let found = diagnostics(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("metadata.links[0].url: found \"javascript:alert(1)\", expected an http or https URL"),
+        "{found:?}"
     );
 }
 
@@ -766,20 +820,16 @@ fn maps_depends_on_by_what_the_batch_declares() {
             "m.yaml:30:18: warning: document 3, spec.consumesApis[0]: consumes unknown API \"y\"",
         ]
     );
-    let a = &loaded.catalog.services[0];
-    // `db` and `resource:db` both name the resource; two components depend on it.
+    let resolved = crate::resolve(&loaded.catalog);
+    let a = &resolved[0];
+    // `db` and `resource:db` both name the resource, listed once; two components depend
+    // on it.
     let stores: Vec<(&str, &str, Access)> = a
         .datastores
         .iter()
         .map(|d| (d.name.as_str(), d.kind.as_str(), d.access))
         .collect();
-    assert_eq!(
-        stores,
-        [
-            ("db", "database", Access::Shared),
-            ("db", "database", Access::Shared)
-        ]
-    );
+    assert_eq!(stores, [("db", "database", Access::Shared)]);
     let services: Vec<Option<&str>> = a.consumes.iter().map(|d| d.service.as_deref()).collect();
     assert_eq!(services, [Some("b")]);
 }

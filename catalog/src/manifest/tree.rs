@@ -436,9 +436,13 @@ impl Builder {
                 }
             }
         }
+        // A set of the keys so far keeps this linear: a crafted file merging many large
+        // mappings would otherwise compare every key with every other.
+        let mut keys: std::collections::HashSet<String> =
+            own.iter().map(|e| e.key.clone()).collect();
         for source in sources {
             for entry in source {
-                if !own.iter().any(|e| e.key == entry.key) {
+                if keys.insert(entry.key.clone()) {
                     own.push(entry);
                 }
             }
