@@ -6,73 +6,78 @@
 use leptos::prelude::*;
 
 use crate::dto::{
-    DiffLine, DomainRow, ManifestCheck, RegisterOutcome, ServiceDetail, ServiceRow, TeamRow,
+    DiffLine, DomainRow, ListQuery, ManifestCheck, RegisterOutcome, ServiceDetail, ServiceListPage,
+    ServiceRow, TeamRow, TokenError,
 };
 
 #[cfg(feature = "ssr")]
-fn store() -> Result<seam_store::SharedStore, ServerFnError> {
-    use_context::<seam_store::SharedStore>()
-        .ok_or_else(|| ServerFnError::new("store missing from the request context"))
+fn catalog() -> Result<std::sync::Arc<seam_store::LiveCatalog>, ServerFnError> {
+    use_context::<std::sync::Arc<seam_store::LiveCatalog>>()
+        .ok_or_else(|| ServerFnError::new("catalog missing from the request context"))
 }
 
-/// The API tokens that writes need (REST write calls and the web forms alike), provided
-/// by the server for every request; empty when writes need none. The web forms ask for a
-/// token only when this is not empty.
+/// How the server decides whether a write may happen, provided by the server for every
+/// request (the check itself lives there, with the REST API's). A request without it in
+/// its context may not write: the forms fail closed.
 #[cfg(feature = "ssr")]
-#[derive(Clone, Default)]
-pub struct WriteTokens(pub std::sync::Arc<[String]>);
+#[derive(Clone)]
+pub struct WriteAccess {
+    /// Whether writes need a token at all; the forms ask for one only then.
+    pub required: bool,
+    /// Returns the name to record as the submitter, or why the token is refused.
+    #[allow(clippy::type_complexity)]
+    pub check: std::sync::Arc<dyn Fn(Option<&str>) -> Result<String, TokenError> + Send + Sync>,
+}
 
+/// The submitter's name for a write with `token`, or why it is refused.
 #[cfg(feature = "ssr")]
-impl WriteTokens {
-    /// Returns whether `presented` may write, comparing in constant time.
-    pub fn allows(&self, presented: Option<&str>) -> bool {
-        if self.0.is_empty() {
-            return true;
-        }
-        let Some(presented) = presented.map(str::trim) else {
-            return false;
-        };
-        self.0.iter().any(|token| {
-            token.len() == presented.len()
-                && token
-                    .bytes()
-                    .zip(presented.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        })
+fn authorize(token: Option<&str>) -> Result<String, TokenError> {
+    match use_context::<WriteAccess>() {
+        Some(access) => (access.check)(token.filter(|t| !t.is_empty())),
+        None => Err(TokenError::Unavailable),
     }
 }
-
-#[cfg(feature = "ssr")]
-fn write_allowed(token: Option<&str>) -> bool {
-    let token = token.filter(|t| !t.is_empty());
-    use_context::<WriteTokens>()
-        .unwrap_or_default()
-        .allows(token)
-}
-
-/// The message a form shows when its token is missing or wrong.
-pub const TOKEN_REQUIRED: &str = "a valid API token is required to register";
 
 /// Returns whether registering needs an API token.
 #[server(prefix = "/rpc")]
 pub async fn token_required() -> Result<bool, ServerFnError> {
-    Ok(!use_context::<WriteTokens>()
-        .unwrap_or_default()
-        .0
-        .is_empty())
+    Ok(use_context::<WriteAccess>().is_none_or(|access| access.required))
 }
 
 #[cfg(feature = "ssr")]
 fn internal(err: impl std::fmt::Display) -> ServerFnError {
-    ServerFnError::new(err.to_string())
+    let message = err.to_string();
+    tracing::error!(error = %message, "server function failed");
+    ServerFnError::new(message)
 }
 
-/// Returns every registered service, ordered by name.
+/// Services on one page of the list.
+pub const PAGE_SIZE: usize = 50;
+
+/// Returns one page of the services list as `query` (the URL's state) asks.
 #[server(prefix = "/rpc")]
-pub async fn list_services() -> Result<Vec<ServiceRow>, ServerFnError> {
-    let records = store()?.list_services().await.map_err(internal)?;
-    Ok(records.into_iter().map(ServiceRow::from).collect())
+pub async fn list_services(query: ListQuery) -> Result<ServiceListPage, ServerFnError> {
+    let snapshot = catalog()?.snapshot();
+    let filter = crate::detail::filter_of(&query);
+    let page_size = PAGE_SIZE;
+    let total = snapshot.query(&filter, 0, 0).total;
+    let pages = total.div_ceil(page_size).max(1);
+    let page = query.page_number().min(pages);
+    let found = snapshot.query(&filter, (page - 1) * page_size, page_size);
+    let facets = snapshot.facets();
+    let catalog_size = snapshot.services().len();
+    Ok(ServiceListPage {
+        rows: found.services.into_iter().map(ServiceRow::from).collect(),
+        total,
+        catalog_size,
+        page,
+        pages,
+        page_size,
+        owners: facets.owners.clone(),
+        domains: facets.domains.clone(),
+        systems: facets.systems.clone(),
+        lifecycles: facets.lifecycles.clone(),
+    })
 }
 
 /// Registers a service from the web form; field errors come back as
@@ -85,24 +90,43 @@ pub async fn register_service(
     token: Option<String>,
 ) -> Result<RegisterOutcome, ServerFnError> {
     use seam_catalog::{FieldError, ServiceDraft};
-    use seam_store::StoreError;
+    use seam_store::{StoreError, Submission};
 
-    if !write_allowed(token.as_deref()) {
-        return Ok(RegisterOutcome::Invalid(vec![FieldError {
-            field: "token".into(),
-            message: TOKEN_REQUIRED.into(),
-        }]));
-    }
+    // Every field error at once: the token's and the fields' alike.
+    let mut errors = Vec::new();
+    let submitter = match authorize(token.as_deref()) {
+        Ok(name) => Some(name),
+        Err(err) => {
+            errors.push(FieldError {
+                field: "token".into(),
+                message: err.message().into(),
+            });
+            None
+        }
+    };
     let draft = ServiceDraft {
         name: Some(name),
         version: Some(version),
         owner: Some(owner),
     };
     let service = match draft.validate() {
-        Ok(service) => service,
-        Err(issues) => return Ok(RegisterOutcome::Invalid(issues.into_vec())),
+        Ok(service) => Some(service),
+        Err(issues) => {
+            errors.extend(issues.into_vec());
+            None
+        }
     };
-    match store()?.insert_service(&service, chrono::Utc::now()).await {
+    let (Some(submitter), Some(service)) = (submitter, service) else {
+        return Ok(RegisterOutcome::Invalid(errors));
+    };
+    let by = Submission {
+        source: "web",
+        by: &submitter,
+    };
+    match catalog()?
+        .insert_service(&service, by, chrono::Utc::now())
+        .await
+    {
         Ok(record) => Ok(RegisterOutcome::Registered(record.into())),
         Err(StoreError::Conflict { name }) => Ok(RegisterOutcome::Invalid(vec![FieldError {
             field: "name".into(),
@@ -115,13 +139,17 @@ pub async fn register_service(
 /// Returns what the service page shows, or `None` for an unknown service.
 #[server(prefix = "/rpc")]
 pub async fn get_service_detail(name: String) -> Result<Option<ServiceDetail>, ServerFnError> {
-    let store = store()?;
-    let Some(record) = store.get_service(&name).await.map_err(internal)? else {
+    let catalog = catalog()?;
+    let snapshot = catalog.snapshot();
+    let Some(view) = snapshot.service(&name) else {
         return Ok(None);
     };
-    let all = store.list_services().await.map_err(internal)?;
-    let history = store.service_history(&name).await.map_err(internal)?;
-    Ok(Some(crate::detail::build(record, &all, history)))
+    let history = catalog
+        .store()
+        .service_history(&name)
+        .await
+        .map_err(internal)?;
+    Ok(Some(crate::detail::build(view, &snapshot, history)))
 }
 
 /// Returns the line diff between two revisions of a service's manifest.
@@ -131,7 +159,11 @@ pub async fn manifest_diff(
     from: i64,
     to: i64,
 ) -> Result<Vec<DiffLine>, ServerFnError> {
-    let history = store()?.service_history(&name).await.map_err(internal)?;
+    let history = catalog()?
+        .store()
+        .service_history(&name)
+        .await
+        .map_err(internal)?;
     let text = |revision: i64| {
         history
             .iter()
@@ -145,23 +177,13 @@ pub async fn manifest_diff(
 /// Returns every team with what it owns.
 #[server(prefix = "/rpc")]
 pub async fn teams_overview() -> Result<Vec<TeamRow>, ServerFnError> {
-    let store = store()?;
-    let services = store.list_services().await.map_err(internal)?;
-    let mut entities = Vec::new();
-    for kind in ["team", "system", "domain", "api"] {
-        entities.extend(store.list_entities(kind).await.map_err(internal)?);
-    }
-    Ok(crate::detail::teams(&services, &entities))
+    Ok(crate::detail::teams(&catalog()?.snapshot()))
 }
 
 /// Returns every domain (bounded context) with its systems and services.
 #[server(prefix = "/rpc")]
 pub async fn domains_overview() -> Result<Vec<DomainRow>, ServerFnError> {
-    let store = store()?;
-    let services = store.list_services().await.map_err(internal)?;
-    let mut entities = store.list_entities("domain").await.map_err(internal)?;
-    entities.extend(store.list_entities("system").await.map_err(internal)?);
-    Ok(crate::detail::domains(&services, &entities))
+    Ok(crate::detail::domains(&catalog()?.snapshot()))
 }
 
 /// Checks a pasted manifest (Seam format or Backstage descriptors); with `apply`, also
@@ -172,18 +194,35 @@ pub async fn check_manifest(
     apply: bool,
     token: Option<String>,
 ) -> Result<ManifestCheck, ServerFnError> {
-    use seam_store::ingest;
+    use seam_store::{ingest, Submission};
 
-    if apply && !write_allowed(token.as_deref()) {
+    let submitter = if apply {
+        match authorize(token.as_deref()) {
+            Ok(name) => Some(name),
+            Err(err) => {
+                return Ok(ManifestCheck {
+                    refused: Some(err.message().to_owned()),
+                    ..ManifestCheck::default()
+                })
+            }
+        }
+    } else {
+        None
+    };
+    let Some(_permit) = crate::detail::check_permit(text.len()) else {
         return Ok(ManifestCheck {
-            refused: Some(TOKEN_REQUIRED.to_owned()),
+            refused: Some(crate::detail::CHECK_BUSY.to_owned()),
             ..ManifestCheck::default()
         });
-    }
+    };
     let loaded = ingest::load_text("manifest", text).await;
     let mut check = crate::detail::check_of(&loaded);
-    if apply && !loaded.has_errors() {
-        let changes = ingest::apply_loaded(&store()?, &loaded, "web form", "web")
+    if let (Some(submitter), false) = (submitter, loaded.has_errors()) {
+        let by = Submission {
+            source: "web",
+            by: &submitter,
+        };
+        let changes = ingest::apply_loaded(&*catalog()?, &loaded, "web form", by)
             .await
             .map_err(internal)?;
         check.changes = changes

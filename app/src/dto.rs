@@ -20,12 +20,21 @@ pub struct ServiceRow {
     pub updated_at: String,
 }
 
-impl ServiceRow {
-    /// Returns whether the row matches a lowercase filter text (by name or owner).
-    pub fn matches(&self, needle_lowercase: &str) -> bool {
-        needle_lowercase.is_empty()
-            || self.name.to_lowercase().contains(needle_lowercase)
-            || self.owner.to_lowercase().contains(needle_lowercase)
+#[cfg(feature = "ssr")]
+impl From<&seam_snapshot::ServiceView> for ServiceRow {
+    fn from(view: &seam_snapshot::ServiceView) -> Self {
+        let m = &view.manifest;
+        ServiceRow {
+            name: m.name.clone(),
+            version: m.version.clone().unwrap_or_default(),
+            owner: m.owner.clone(),
+            domain: m.domain.clone().unwrap_or_default(),
+            system: m.system.clone().unwrap_or_default(),
+            lifecycle: m.lifecycle.clone(),
+            kind: m.kind.clone(),
+            registered_at: view.meta.registered_at.format("%Y-%m-%d %H:%M").to_string(),
+            updated_at: view.meta.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+        }
     }
 }
 
@@ -42,6 +51,130 @@ impl From<seam_store::ServiceRecord> for ServiceRow {
             kind: record.kind,
             registered_at: record.registered_at.format("%Y-%m-%d %H:%M").to_string(),
             updated_at: record.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+}
+
+/// The services list's state, as it is in the URL (`/services?q=&owner=&...&page=`);
+/// empty fields are unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub q: String,
+    pub owner: String,
+    pub domain: String,
+    pub system: String,
+    pub lifecycle: String,
+    /// `name` (default), `owner`, `domain`, `system`, `lifecycle`, `version`, `updated`.
+    pub sort: String,
+    /// `asc` (default) or `desc`.
+    pub order: String,
+    /// 1-based page number; empty or invalid means 1.
+    pub page: String,
+}
+
+impl ListQuery {
+    /// The URL parameters, in a stable order, without empty ones.
+    pub fn params(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("q", self.q.as_str()),
+            ("owner", &self.owner),
+            ("domain", &self.domain),
+            ("system", &self.system),
+            ("lifecycle", &self.lifecycle),
+            ("sort", &self.sort),
+            ("order", &self.order),
+            ("page", &self.page),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect()
+    }
+
+    /// The page's URL for this state.
+    pub fn href(&self) -> String {
+        let params = self.params();
+        if params.is_empty() {
+            return "/services".to_owned();
+        }
+        let query: Vec<String> = params
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+            .collect();
+        format!("/services?{}", query.join("&"))
+    }
+
+    /// Whether any filter is set (sorting and paging aside).
+    pub fn is_filtered(&self) -> bool {
+        [
+            &self.q,
+            &self.owner,
+            &self.domain,
+            &self.system,
+            &self.lifecycle,
+        ]
+        .iter()
+        .any(|v| !v.trim().is_empty())
+    }
+
+    pub fn page_number(&self) -> usize {
+        self.page.parse().ok().filter(|p| *p >= 1).unwrap_or(1)
+    }
+
+    pub fn descending(&self) -> bool {
+        self.order == "desc"
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are).
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// One page of the services list, with what the filter controls offer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceListPage {
+    pub rows: Vec<ServiceRow>,
+    /// Services matching the filters.
+    pub total: usize,
+    /// Services in the catalog.
+    pub catalog_size: usize,
+    /// 1-based; clamped to the last page.
+    pub page: usize,
+    pub pages: usize,
+    pub page_size: usize,
+    pub owners: Vec<String>,
+    pub domains: Vec<String>,
+    pub systems: Vec<String>,
+    pub lifecycles: Vec<String>,
+}
+
+/// Why a write was refused for its API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TokenError {
+    /// Tokens are configured and none was given.
+    Missing,
+    /// The token given is not one of the configured ones.
+    Wrong,
+    /// The server provided no way to check (refused: writes fail closed).
+    Unavailable,
+}
+
+impl TokenError {
+    pub fn message(self) -> &'static str {
+        match self {
+            TokenError::Missing => "an API token is required to register",
+            TokenError::Wrong => "this API token is not accepted",
+            TokenError::Unavailable => {
+                "registration is unavailable: the server cannot check tokens"
+            }
         }
     }
 }
@@ -95,6 +228,8 @@ pub struct InstanceRow {
 pub struct RevisionRow {
     pub revision: i64,
     pub source: String,
+    /// The API token's name, the collector, or `open`.
+    pub submitted_by: String,
     pub valid_from: String,
     /// Empty while current.
     pub valid_to: String,
@@ -192,21 +327,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn filter_matches_name_or_owner() {
-        let row = ServiceRow {
-            name: "Checkout".into(),
-            version: "1.0.0".into(),
-            owner: "team-payments".into(),
-            domain: String::new(),
-            system: String::new(),
-            lifecycle: "production".into(),
-            kind: "service".into(),
-            registered_at: String::new(),
-            updated_at: String::new(),
+    fn list_query_round_trips_through_its_url() {
+        let query = ListQuery {
+            q: "a b&c".into(),
+            owner: "team-a".into(),
+            sort: "owner".into(),
+            page: "3".into(),
+            ..ListQuery::default()
         };
-        assert!(row.matches(""));
-        assert!(row.matches("check"));
-        assert!(row.matches("payments"));
-        assert!(!row.matches("basket"));
+        assert_eq!(
+            query.href(),
+            "/services?q=a%20b%26c&owner=team-a&sort=owner&page=3"
+        );
+        assert!(query.is_filtered());
+        assert_eq!(query.page_number(), 3);
+        assert_eq!(ListQuery::default().href(), "/services");
+        assert_eq!(
+            ListQuery {
+                page: "0".into(),
+                ..ListQuery::default()
+            }
+            .page_number(),
+            1
+        );
     }
 }

@@ -18,8 +18,27 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
+/// The Content-Security-Policy of every page: scripts only from Seam itself or inline
+/// with this response's nonce (the hydration scripts), WebAssembly allowed, no framing.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(value) = http::HeaderValue::from_str(&content_security_policy(&nonce)) {
+            response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -55,9 +74,9 @@ pub fn App() -> impl IntoView {
         <Router>
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
                 <header class="topbar">
-                    <A href="/" attr:class="brand">"Seam"</A>
+                    <A href="/services" attr:class="brand">"Seam"</A>
                     <nav>
-                        <A href="/" exact=true>"Services"</A>
+                        <A href="/services" exact=true>"Services"</A>
                         <A href="/teams">"Teams"</A>
                         <A href="/domains">"Domains"</A>
                         <A href="/register">"Register"</A>
@@ -65,7 +84,7 @@ pub fn App() -> impl IntoView {
                 </header>
                 <main>
                     <Routes fallback=|| view! { <pages::NotFound/> }>
-                        <Route path=StaticSegment("") view=pages::ServicesPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("services") view=pages::ServicesPage ssr=SsrMode::Async/>
                         <Route
                             path=(StaticSegment("services"), ParamSegment("name"))
                             view=pages::ServicePage

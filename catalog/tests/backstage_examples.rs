@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use seam_catalog::resolve;
 use seam_catalog::manifest::{
-    load, load_tree, Input, Access, Catalog, Limits, Loaded, Mode, Protocol, SourceFormat,
+    load, load_tree, Access, Catalog, Input, Limits, Loaded, Mode, Protocol, SourceFormat,
 };
+use seam_catalog::resolve;
 
 fn examples_dir() -> PathBuf {
     let testdata = std::env::var_os("SEAM_TESTDATA")

@@ -92,7 +92,7 @@ spec:
   await expect(page.locator('#manifest-text')).toHaveValue(/name: uploaded/);
   await expect(page.locator('#manifest-summary')).toContainText('Valid: 1 service(s)');
   await page.click('#manifest-submit');
-  await expect(page.locator('[role=alert]')).toContainText('a valid API token is required to register');
+  await expect(page.locator('[role=alert]')).toContainText('this API token is not accepted');
   await page.fill('#manifest-token', 'e2e-token');
   await page.click('#manifest-submit');
   await expect(page.locator('.applied li[data-change="uploaded"]')).toContainText('created service');

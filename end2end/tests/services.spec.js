@@ -3,18 +3,18 @@ const { waitForHydration, markDocument, expectSameDocument, registerOverApi } = 
 
 test.describe.configure({ mode: 'serial' });
 
-test('services registered over the API are server-rendered, and the filter works after hydration', async ({ page, request }) => {
+test('services registered over the API are server-rendered, and filters, sorting and pages live in the URL', async ({ page, request }) => {
   await registerOverApi(request, { name: 'checkout', version: '1.4.0', owner: 'team-payments' });
   await registerOverApi(request, { name: 'basket', version: '0.9.1', owner: 'team-shop' });
 
-  // The server's HTML already lists them, before any script runs.
+  // The server's HTML already lists them, before any script runs; `/` leads there.
   const html = await (await request.get('/')).text();
   expect(html).toContain('checkout');
   expect(html).toContain('team-shop');
 
   const errors = [];
   page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto('/');
+  await page.goto('/services');
   await waitForHydration(page);
   await markDocument(page);
 
@@ -23,27 +23,88 @@ test('services registered over the API are server-rendered, and the filter works
   const total = await rows.count();
   expect(total).toBeGreaterThanOrEqual(2);
   await page.fill('#service-filter', 'pay');
+  await page.press('#service-filter', 'Enter');
+  await expect(page).toHaveURL(/\/services\?q=pay$/);
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toHaveAttribute('data-service', 'checkout');
-  await expect(page.locator('#service-count')).toHaveText(`1 of ${total} services`);
-  await page.fill('#service-filter', '');
+  await expect(page.locator('#service-count')).toContainText(`1 of ${total} services`);
+  await page.click('#clear-filters');
   await expect(rows).toHaveCount(total);
 
-  // The team filter and sorting work in the browser too.
+  // The team filter shows what the URL set; sorting is a link.
   await page.selectOption('#filter-owner', 'team-shop');
+  await page.click('#apply-filters');
+  await expect(page).toHaveURL(/owner=team-shop/);
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toHaveAttribute('data-service', 'basket');
-  await page.selectOption('#filter-owner', '');
-  await page.click('button.sort[data-sort="Name"]');
+  await expect(page.locator('#filter-owner')).toHaveValue('team-shop');
+  await page.goto('/services');
+  await waitForHydration(page);
+  await markDocument(page);
+  await page.click('a.sort[data-sort="name"]');
+  await expect(page).toHaveURL(/sort=name&order=desc/);
+  await expect(page.locator('th[aria-sort="descending"]')).toHaveCount(1);
   const names = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.service));
   expect(names).toEqual([...names].sort().reverse());
 
-  await expectSameDocument(page);
+  // A filter that matches nothing says so and offers the way back.
+  await page.goto('/services?q=no-such-service');
+  await expect(page.locator('p.empty')).toContainText('No services match these filters');
+
   expect(errors).toEqual([]);
 });
 
+test('the services list works as plain HTML before (or without) the wasm', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/services');
+  await page.fill('#service-filter', 'basket');
+  await page.click('#apply-filters');
+  await expect(page).toHaveURL(/\/services\?q=basket/);
+  await expect(page.locator('table.services tbody tr')).toHaveCount(1);
+  await page.click('a.sort[data-sort="owner"]');
+  await expect(page).toHaveURL(/sort=owner/);
+  await context.close();
+});
+
+test('script and HTML in every text field of a manifest never run', async ({ page, request }) => {
+  const payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=1</script>';
+  const manifest = `apiVersion: seam.dev/v1
+kind: Service
+metadata:
+  name: hostile
+  description: '${payload}'
+  links: [{url: "https://example.com/", title: '${payload}'}]
+spec:
+  version: 1.0.0
+  owner: team-hostile
+  domain: hostile
+  lifecycle: '${payload}'
+  datastores:
+    - {name: hostile-db, kind: '${payload}', access: owned}
+`;
+  const put = await request.put('/api/v1/manifests', { headers: { 'content-type': 'application/yaml' }, data: manifest });
+  expect(put.status(), await put.text()).toBe(200);
+  // A javascript: link is refused outright.
+  const link = await request.put('/api/v1/manifests', {
+    headers: { 'content-type': 'application/yaml' },
+    data: manifest.replace('https://example.com/', 'javascript:alert(1)'),
+  });
+  expect(link.status()).toBe(422);
+
+  const dialogs = [];
+  page.on('dialog', (dialog) => { dialogs.push(dialog.message()); dialog.dismiss(); });
+  for (const path of ['/services', '/services/hostile', '/teams', '/domains']) {
+    await page.goto(path);
+    await waitForHydration(page);
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined();
+  }
+  await expect(page.locator('body')).not.toContainText('undefined');
+  expect(dialogs).toEqual([]);
+});
+
 test('the registration form shows validation errors inline and registers through a server function', async ({ page, request }) => {
-  await page.goto('/');
+  await page.goto('/services');
   await waitForHydration(page);
   await markDocument(page);
 
@@ -52,7 +113,7 @@ test('the registration form shows validation errors inline and registers through
   await page.fill('#register-owner', 'team-discovery');
   // This Seam has an API token: without it the form registers nothing.
   await page.click('#register-form button[type=submit]');
-  await expect(page.locator('#register-token-error')).toHaveText('a valid API token is required to register');
+  await expect(page.locator('#register-token-error')).toHaveText('an API token is required to register');
   expect((await request.get('/api/v1/services/search')).status()).toBe(404);
 
   await page.fill('#register-token', 'e2e-token');

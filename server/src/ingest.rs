@@ -4,7 +4,9 @@
 
 use seam_catalog::manifest::{self, Diagnostic};
 use seam_collectors::ManifestBatch;
-use seam_store::{ingest, Change, SharedStore, StoreError};
+use std::sync::Arc;
+
+use seam_store::{ingest, Change, LiveCatalog, StoreError, Submission};
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,16 +26,16 @@ pub struct Applied {
 
 /// Parses `text` (named `origin` in diagnostics), then applies it if it has no errors.
 pub async fn apply_text(
-    store: &SharedStore,
+    catalog: &LiveCatalog,
     origin: &str,
     text: String,
-    source: &str,
+    by: Submission<'_>,
 ) -> Result<Applied, IngestError> {
     let loaded = ingest::load_text(origin, text).await;
     if loaded.has_errors() {
         return Err(IngestError::Invalid(loaded.diagnostics));
     }
-    let changes = ingest::apply_loaded(store, &loaded, origin, source).await?;
+    let changes = ingest::apply_loaded(catalog, &loaded, origin, by).await?;
     Ok(Applied {
         changes,
         warnings: loaded.diagnostics,
@@ -41,9 +43,13 @@ pub async fn apply_text(
 }
 
 /// Applies what the collectors send until every sender is gone.
-pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, store: SharedStore) {
+pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, catalog: Arc<LiveCatalog>) {
     while let Some(batch) = batches.recv().await {
-        match apply_text(&store, &batch.origin, batch.text, batch.source).await {
+        let by = Submission {
+            source: batch.source,
+            by: batch.source,
+        };
+        match apply_text(&catalog, &batch.origin, batch.text, by).await {
             Ok(_) => {}
             Err(IngestError::Invalid(diagnostics)) => {
                 for d in diagnostics
@@ -60,28 +66,17 @@ pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, store: SharedStore)
     }
 }
 
-/// Keeps `targets` equal to the instance base URLs that the catalog's manifests declare,
-/// refreshed every `interval`, for the discovery collector.
+/// Keeps `targets` equal to the instance base URLs of the catalog, for the discovery
+/// collector: recomputed whenever a new snapshot is published, never by polling.
 pub async fn publish_instance_urls(
-    store: SharedStore,
+    mut snapshots: tokio::sync::watch::Receiver<Arc<seam_snapshot::Snapshot>>,
     targets: tokio::sync::watch::Sender<Vec<String>>,
-    interval: std::time::Duration,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
-        let services = match store.list_services().await {
-            Ok(services) => services,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot list instances for discovery");
-                continue;
-            }
-        };
-        let mut urls: Vec<String> = services
-            .iter()
-            .filter_map(|s| s.manifest())
-            .flat_map(|m| m.instances.into_iter().map(|i| i.base_url))
+        let mut urls: Vec<String> = snapshots
+            .borrow_and_update()
+            .instances()
+            .map(|i| i.instance.base_url.clone())
             .collect();
         urls.sort();
         urls.dedup();
@@ -92,8 +87,25 @@ pub async fn publish_instance_urls(
             }
             changed
         });
-        if targets.is_closed() {
-            return;
+        tokio::select! {
+            changed = snapshots.changed() => if changed.is_err() { return },
+            _ = targets.closed() => return,
+        }
+    }
+}
+
+/// Reads the whole catalog again every `interval`, so that writes of other Seam replicas
+/// sharing the database reach this one's snapshot.
+pub async fn reload_periodically(catalog: Arc<LiveCatalog>, interval: std::time::Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match catalog.reload().await {
+            Ok(true) => tracing::info!("catalog changed by another replica; snapshot rebuilt"),
+            Ok(false) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot reload the catalog"),
         }
     }
 }

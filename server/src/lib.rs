@@ -3,6 +3,7 @@
 //! `main.rs` parses the command line and calls [`serve`]; integration tests call
 //! [`start`] on `127.0.0.1:0` and talk to it over real HTTP.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod http;
@@ -19,6 +20,9 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::metrics::Metrics;
+
+/// How often a server on PostgreSQL reads the catalog again for other replicas' writes.
+const CATALOG_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A started server.
 pub struct Running {
@@ -62,11 +66,15 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
         .build();
+    let backend = store.backend();
+    let catalog = seam_store::LiveCatalog::open(store)
+        .await
+        .context("cannot read the catalog")?;
     let state = AppState {
         leptos_options,
-        store,
+        catalog,
         metrics: Metrics::new(),
-        write_tokens: seam_app::api::WriteTokens(config.api_tokens.clone().into()),
+        tokens: auth::Tokens::parse(&config.api_tokens),
     };
     if config.api_tokens.is_empty() {
         tracing::warn!(
@@ -76,18 +84,23 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let (sink, batches) = tokio::sync::mpsc::channel(64);
     let (instance_urls, catalog_targets) = tokio::sync::watch::channel(Vec::new());
     let mut background = seam_collectors::spawn(&config.collectors, sink, catalog_targets);
-    background.spawn(ingest::run(batches, state.store.clone()));
-    if let Some(discovery) = config
+    background.spawn(ingest::run(batches, state.catalog.clone()));
+    if config
         .collectors
         .discovery
         .as_ref()
-        .filter(|d| d.from_catalog)
+        .is_some_and(|d| d.from_catalog)
     {
-        let every = std::time::Duration::from_secs(discovery.interval_secs.max(1));
         background.spawn(ingest::publish_instance_urls(
-            state.store.clone(),
+            state.catalog.watch(),
             instance_urls,
-            every,
+        ));
+    }
+    if backend == seam_store::Backend::Postgres {
+        // Other replicas may write to the same database.
+        background.spawn(ingest::reload_periodically(
+            state.catalog.clone(),
+            CATALOG_RELOAD_INTERVAL,
         ));
     }
     let router = http::router(state);

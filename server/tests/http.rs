@@ -133,7 +133,7 @@ async fn registers_lists_and_renders_a_service() {
     assert_eq!(one["owner"], "team-payments");
 
     // The services page is rendered on the server with the service in it.
-    let (status, html) = server.get_text("/").await;
+    let (status, html) = server.get_text("/services").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"data-service="checkout""#), "{html}");
     assert!(html.contains("team-payments"));
@@ -461,14 +461,14 @@ async fn invalid_manifests_are_refused_with_positions_and_store_nothing() {
 
 #[tokio::test]
 async fn write_calls_need_a_token_when_tokens_are_configured() {
-    let server = TestServer::start_with_tokens(vec!["s3cret".into()]).await;
+    let server = TestServer::start_with_tokens(vec!["ci:s3cret".into()]).await;
     let (status, body) = server.put_manifest(CHECKOUT, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthorized");
-    assert_eq!(
-        server.put_manifest(CHECKOUT, Some("wrong")).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    // A wrong token reads differently from a missing one.
+    let (status, body) = server.put_manifest(CHECKOUT, Some("wrong")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "wrong_token");
     assert_eq!(
         server
             .post_json(
@@ -494,6 +494,9 @@ async fn write_calls_need_a_token_when_tokens_are_configured() {
     );
     // Reads stay open.
     assert_eq!(server.service_names().await, ["checkout", "payments"]);
+    // The revision records which token submitted it.
+    let (_, history) = server.get_json("/api/v1/services/checkout/history").await;
+    assert_eq!(history["revisions"][0]["submitted_by"], "ci", "{history}");
 }
 
 // The CLI runs as a child process and the test waits for it; the server needs a thread
@@ -656,4 +659,209 @@ async fn discovery_keeps_registered_services_current_from_what_they_serve() {
     assert_eq!(current["version"], "1.1.0", "{current}");
     assert_eq!(current["source"], "discovery");
     assert_eq!(current["revision"], 2);
+}
+
+#[tokio::test]
+async fn pages_and_answers_carry_security_headers_and_root_redirects() {
+    let server = TestServer::start().await;
+    let response = server
+        .client
+        .get(server.url("/services"))
+        .send()
+        .await
+        .unwrap();
+    let headers = response.headers().clone();
+    let html = response.text().await.unwrap();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .unwrap_or_else(|| panic!("no nonce in {csp}"));
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    // Every inline script of the page carries the nonce.
+    let scripts = html.matches("<script").count();
+    assert!(scripts > 0);
+    assert_eq!(
+        html.matches(&format!("nonce=\"{nonce}\"")).count(),
+        scripts,
+        "{html}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers.contains_key("referrer-policy"));
+    let (_, api) = server.get_json("/api/v1/services").await;
+    assert_eq!(api["total"], 0);
+    let response = server
+        .client
+        .get(server.url("/api/v1/services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+
+    // `/` goes to the services list, keeping an old link's query.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_redirects
+        .get(server.url("/?owner=team-a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(response.headers()["location"], "/services?owner=team-a");
+}
+
+#[tokio::test]
+async fn the_services_page_filters_sorts_and_pages_on_the_server() {
+    let server = TestServer::start().await;
+    let mut text = String::new();
+    for i in 0..120 {
+        let domain = if i % 2 == 0 { "even" } else { "odd" };
+        text.push_str(&format!(
+            "---\napiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: svc-{i:03}\n\
+             spec:\n  version: 1.0.{i}\n  owner: team-{}\n  domain: {domain}\n  lifecycle: production\n",
+            i % 3
+        ));
+    }
+    let (status, body) = server.put_manifest(&text, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, html) = server
+        .get_text("/services?domain=odd&sort=name&order=desc&page=2")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // 60 odd services, 50 a page: page 2 holds the last 10, in descending order.
+    assert_eq!(html.matches("data-service=").count(), 10, "{html}");
+    assert!(html.contains(r#"data-service="svc-019""#));
+    assert!(html.contains(r#"data-service="svc-001""#));
+    assert!(!html.contains(r#"data-service="svc-002""#));
+    assert!(html.contains("Page 2 of 2"), "{html}");
+    // The controls show the state the URL set.
+    assert!(
+        html.contains(r#"<option value="odd" selected"#),
+        "the domain select shows the filter in force"
+    );
+
+    // The REST API uses the same filter, and pages explicitly.
+    let (_, page) = server
+        .get_json("/api/v1/services?domain=odd&q=SVC-01&limit=3&offset=2")
+        .await;
+    assert_eq!(page["total"], 5, "{page}");
+    let names: Vec<&str> = page["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["svc-015", "svc-017", "svc-019"]);
+    let (status, body) = server.get_json("/api/v1/services?limit=5000").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// The Backstage example tree, one file per request, one file per directory-collector
+/// batch, and all at once: the same resolved catalog every way.
+#[tokio::test]
+async fn backstage_examples_resolve_the_same_however_they_arrive() {
+    let testdata = std::env::var_os("SEAM_TESTDATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/testdata"
+            ))
+        });
+    let dir = testdata.join("backstage-catalog-examples");
+    if !dir.is_dir() {
+        assert!(
+            std::env::var_os("SEAM_REQUIRE_TESTDATA").is_none(),
+            "SEAM_REQUIRE_TESTDATA is set but {} is missing",
+            dir.display()
+        );
+        eprintln!("skipped: {} not found (set SEAM_TESTDATA)", dir.display());
+        return;
+    }
+    let mut files = Vec::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+
+    /// What the API says of every service, with its relations resolved.
+    async fn resolved(server: &TestServer) -> Vec<Value> {
+        let (_, list) = server.get_json("/api/v1/services?limit=1000").await;
+        let mut out = Vec::new();
+        for s in list["services"].as_array().unwrap() {
+            let name = s["name"].as_str().unwrap();
+            let (_, one) = server.get_json(&format!("/api/v1/services/{name}")).await;
+            let m = &one["manifest"];
+            out.push(json!([
+                name,
+                one["domain"],
+                one["system"],
+                m["provides"],
+                m["consumes"],
+                m["datastores"]
+            ]));
+        }
+        out
+    }
+
+    // One request per file, in reverse order for good measure.
+    let per_file = TestServer::start().await;
+    for file in files.iter().rev() {
+        let text = std::fs::read_to_string(file).unwrap();
+        let (status, body) = per_file.put_manifest(&text, None).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", file.display());
+    }
+    // All files in one request.
+    let whole = TestServer::start().await;
+    let all: Vec<String> = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let (status, body) = whole.put_manifest(&all.join("\n---\n"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let expected = resolved(&whole).await;
+    assert!(expected.len() >= 13, "{expected:?}");
+    assert_eq!(resolved(&per_file).await, expected);
+    // The components of a system in a domain have that domain.
+    assert!(
+        expected
+            .iter()
+            .any(|s| s[0] == "artist-lookup" && s[1] == "artists"),
+        "{expected:?}"
+    );
+
+    // The directory collector, one file per batch.
+    let watched = dir.clone();
+    let collected = TestServer::start_with(move |config| {
+        config.collectors.directory = Some(seam_collectors::directory::DirectoryConfig {
+            path: watched,
+            interval_secs: 1,
+            max_bytes: 1 << 20,
+            max_files: 1000,
+        });
+    })
+    .await;
+    let mut got = Vec::new();
+    for _ in 0..300 {
+        got = resolved(&collected).await;
+        if got == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(got, expected);
 }

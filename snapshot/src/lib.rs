@@ -216,10 +216,13 @@ impl Snapshot {
             for dep in &consumes {
                 if let Some(target) = dep.target() {
                     if target != manifest.name {
-                        consumers.entry(target.to_owned()).or_default().push(Consumer {
-                            service: manifest.name.clone(),
-                            dependency: dep.declared.clone(),
-                        });
+                        consumers
+                            .entry(target.to_owned())
+                            .or_default()
+                            .push(Consumer {
+                                service: manifest.name.clone(),
+                                dependency: dep.declared.clone(),
+                            });
                     }
                 }
             }
@@ -271,7 +274,8 @@ impl Snapshot {
             );
         }
         for (name, domain) in &declared.domains {
-            self.domains.insert(name.clone(), domain_view(name, Some(domain)));
+            self.domains
+                .insert(name.clone(), domain_view(name, Some(domain)));
         }
         for (name, team) in &declared.teams {
             self.teams.insert(name.clone(), team_view(name, Some(team)));
@@ -422,10 +426,13 @@ impl Snapshot {
     /// Every instance of every service, by service name.
     pub fn instances(&self) -> impl Iterator<Item = InstanceRef<'_>> {
         self.services.values().flat_map(|view| {
-            view.manifest.instances.iter().map(move |instance| InstanceRef {
-                service: &view.manifest.name,
-                instance,
-            })
+            view.manifest
+                .instances
+                .iter()
+                .map(move |instance| InstanceRef {
+                    service: &view.manifest.name,
+                    instance,
+                })
         })
     }
 

@@ -1,7 +1,7 @@
 use chrono::{TimeZone, Utc};
 use seam_catalog::manifest::{
-    Access, Datastore, Dependency, DependsOnRef, Mode, ProvidedApi, RefTargetKind,
-    ResourceEntity, SourceFormat, SystemEntity,
+    Access, Datastore, Dependency, DependsOnRef, Mode, ProvidedApi, RefTargetKind, ResourceEntity,
+    SourceFormat, SystemEntity,
 };
 
 use super::*;
@@ -61,7 +61,9 @@ fn shop() -> Declared {
     });
     let mut storefront = service("storefront", "team-web");
     storefront.domain = Some("commerce".into());
-    storefront.consumes.push(dependency(None, Some("orders-api")));
+    storefront
+        .consumes
+        .push(dependency(None, Some("orders-api")));
     let mut payments = service("payments", "team-pay");
     payments.domain = Some("finance".into());
     payments.consumes.push(dependency(Some("orders"), None));
@@ -145,7 +147,11 @@ fn groups_by_team_system_and_domain() {
     assert_eq!(
         domains,
         [
-            ("artists", &["portal".to_owned()][..], &["lookup".to_owned()][..]),
+            (
+                "artists",
+                &["portal".to_owned()][..],
+                &["lookup".to_owned()][..]
+            ),
             (
                 "commerce",
                 &["webshop".to_owned()][..],
@@ -155,16 +161,16 @@ fn groups_by_team_system_and_domain() {
         ]
     );
     // Teams show the systems and domains their services declare, entity or not.
-    let orders_team = snapshot
-        .teams()
-        .find(|t| t.name == "team-orders")
-        .unwrap();
+    let orders_team = snapshot.teams().find(|t| t.name == "team-orders").unwrap();
     assert_eq!(orders_team.systems, ["webshop"]);
     assert_eq!(orders_team.domains, ["commerce"]);
     let team_a = snapshot.teams().find(|t| t.name == "team-a").unwrap();
     assert_eq!(team_a.systems, ["portal"]);
     assert_eq!(team_a.domains, ["artists"]);
-    assert_eq!(snapshot.facets().domains, ["artists", "commerce", "finance"]);
+    assert_eq!(
+        snapshot.facets().domains,
+        ["artists", "commerce", "finance"]
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use seam_catalog::manifest::{self, Input, Limits, Loaded};
 
-use crate::{Change, ChangeKind, SharedStore, StoreError};
+use crate::{Change, ChangeKind, LiveCatalog, StoreError, Submission};
 
 /// Parses and validates manifest `text` (named `origin` in diagnostics) on the blocking
 /// pool: a 1 MiB input takes about 0.1 s of CPU, which must not stall the async threads.
@@ -24,19 +24,20 @@ pub async fn load_text(origin: &str, text: String) -> Loaded {
 
 /// Applies a loaded catalog that has no error diagnostics, and logs what changed.
 pub async fn apply_loaded(
-    store: &SharedStore,
+    catalog: &LiveCatalog,
     loaded: &Loaded,
     origin: &str,
-    source: &str,
+    by: Submission<'_>,
 ) -> Result<Vec<Change>, StoreError> {
     debug_assert!(!loaded.has_errors(), "only error-free catalogs are applied");
-    let changes = store
-        .apply_catalog(&loaded.catalog, source, chrono::Utc::now())
+    let changes = catalog
+        .apply_catalog(&loaded.catalog, by, chrono::Utc::now())
         .await?;
     for change in changes.iter().filter(|c| c.change != ChangeKind::Unchanged) {
         tracing::info!(
             origin,
-            source,
+            source = by.source,
+            by = by.by,
             kind = change.kind,
             name = %change.name,
             change = change.change.as_str(),

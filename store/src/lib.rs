@@ -8,6 +8,7 @@
 //! Database rows stay in this crate: callers get [`ServiceRecord`]s.
 
 pub mod ingest;
+pub mod live;
 mod postgres;
 mod queries;
 mod sqlite;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use seam_catalog::manifest::{Catalog, ServiceManifest};
 use seam_catalog::NewService;
 
+pub use live::{CatalogEvent, LiveCatalog};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -45,9 +47,13 @@ pub struct ServiceRecord {
 }
 
 impl ServiceRecord {
-    /// The current manifest; `None` only if the stored JSON is not a manifest.
-    pub fn manifest(&self) -> Option<ServiceManifest> {
-        serde_json::from_str(&self.manifest).ok()
+    /// The current manifest; an error names the service when the stored JSON does not
+    /// read as a manifest.
+    pub fn manifest(&self) -> Result<ServiceManifest, StoreError> {
+        serde_json::from_str(&self.manifest).map_err(|source| StoreError::Decode {
+            what: format!("service {:?} revision {}", self.name, self.revision),
+            source,
+        })
     }
 }
 
@@ -59,13 +65,19 @@ pub struct RevisionRecord {
     pub revision: i64,
     pub manifest: String,
     pub source: String,
+    /// The API token's name, the collector, or `open`; empty for revisions stored
+    /// before Seam recorded it.
+    pub submitted_by: String,
     pub valid_from: DateTime<Utc>,
     pub valid_to: Option<DateTime<Utc>>,
 }
 
 impl RevisionRecord {
-    pub fn manifest(&self) -> Option<ServiceManifest> {
-        serde_json::from_str(&self.manifest).ok()
+    pub fn manifest(&self) -> Result<ServiceManifest, StoreError> {
+        serde_json::from_str(&self.manifest).map_err(|source| StoreError::Decode {
+            what: format!("service {:?} revision {}", self.service, self.revision),
+            source,
+        })
     }
 }
 
@@ -87,6 +99,7 @@ pub enum ChangeKind {
     Created,
     Updated,
     Unchanged,
+    Deleted,
 }
 
 impl ChangeKind {
@@ -95,6 +108,7 @@ impl ChangeKind {
             ChangeKind::Created => "created",
             ChangeKind::Updated => "updated",
             ChangeKind::Unchanged => "unchanged",
+            ChangeKind::Deleted => "deleted",
         }
     }
 }
@@ -109,68 +123,13 @@ pub struct Change {
     pub revision: Option<i64>,
 }
 
-/// Column a service list is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortKey {
-    #[default]
-    Name,
-    Owner,
-    Domain,
-    Lifecycle,
-    UpdatedAt,
-}
-
-impl SortKey {
-    fn column(self) -> &'static str {
-        match self {
-            SortKey::Name => "name",
-            SortKey::Owner => "owner",
-            SortKey::Domain => "domain",
-            SortKey::Lifecycle => "lifecycle",
-            SortKey::UpdatedAt => "updated_at",
-        }
-    }
-}
-
-/// Filters, order and page of a service list. Filters compare exactly, except `search`,
-/// a case-insensitive substring of the name or description.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceQuery {
-    pub owner: Option<String>,
-    pub domain: Option<String>,
-    pub system: Option<String>,
-    pub lifecycle: Option<String>,
-    pub search: Option<String>,
-    pub sort: SortKey,
-    pub descending: bool,
-    pub limit: i64,
-    pub offset: i64,
-}
-
-/// Largest page a list returns.
-pub const MAX_PAGE: i64 = 1000;
-
-impl Default for ServiceQuery {
-    fn default() -> Self {
-        ServiceQuery {
-            owner: None,
-            domain: None,
-            system: None,
-            lifecycle: None,
-            search: None,
-            sort: SortKey::Name,
-            descending: false,
-            limit: MAX_PAGE,
-            offset: 0,
-        }
-    }
-}
-
-/// One page of services and how many match in all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServicePage {
-    pub services: Vec<ServiceRecord>,
-    pub total: i64,
+/// Who or what submitted a change: stored with every revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Submission<'a> {
+    /// The door it came through: `api`, `web`, `cli`, `discovery`, `directory`.
+    pub source: &'a str,
+    /// The API token's name, the collector, or `open` when no tokens are configured.
+    pub by: &'a str,
 }
 
 /// Which database a store runs on.
@@ -196,6 +155,12 @@ pub enum StoreError {
     Concurrent { name: String },
     #[error("cannot encode catalog entry: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("stored {what} cannot be read: {source}")]
+    Decode {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
@@ -216,17 +181,18 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_service(
         &self,
         service: &NewService,
+        by: Submission<'_>,
         now: DateTime<Utc>,
     ) -> Result<ServiceRecord, StoreError>;
 
     /// Upserts every entry of `catalog` in one transaction: all or nothing. A service
     /// whose manifest differs from its current one gets a new revision (the previous one
     /// stays in the history, closed at `now`); an identical one is left alone, so applying
-    /// the same catalog twice changes nothing. `source` says how it arrived.
+    /// the same catalog twice changes nothing. `by` says how it arrived and from whom.
     async fn apply_catalog(
         &self,
         catalog: &Catalog,
-        source: &str,
+        by: Submission<'_>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, StoreError>;
 
@@ -234,16 +200,9 @@ pub trait Store: Send + Sync + 'static {
     /// history stays. Returns whether it existed.
     async fn delete_service(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
-    /// Returns every service, ordered by name.
-    async fn list_services(&self) -> Result<Vec<ServiceRecord>, StoreError> {
-        Ok(self
-            .query_services(&ServiceQuery::default())
-            .await?
-            .services)
-    }
-
-    /// Returns one page of the services matching `query`.
-    async fn query_services(&self, query: &ServiceQuery) -> Result<ServicePage, StoreError>;
+    /// Returns every service, ordered by name: all of them, however many (readers list
+    /// and page through the catalog snapshot, not through this).
+    async fn all_services(&self) -> Result<Vec<ServiceRecord>, StoreError>;
 
     /// Returns the service with this name, if any.
     async fn get_service(&self, name: &str) -> Result<Option<ServiceRecord>, StoreError>;
@@ -254,6 +213,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns the entities of one kind (`team`, `domain`, ...), ordered by name.
     async fn list_entities(&self, kind: &str) -> Result<Vec<EntityRecord>, StoreError>;
+
+    /// Returns every entity of every kind, ordered by kind and name.
+    async fn all_entities(&self) -> Result<Vec<EntityRecord>, StoreError>;
 }
 
 /// Shared handle to whichever store is configured.
@@ -365,18 +327,6 @@ fn entity_rows(catalog: &Catalog) -> Result<Vec<EntityRow>, serde_json::Error> {
         rows.push(row("resource", &e.name, Some(&e.owner), e)?);
     }
     Ok(rows)
-}
-
-/// Escapes `\\`, `%` and `_` so a search text matches literally in `LIKE ... ESCAPE '\\'`.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

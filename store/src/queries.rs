@@ -9,7 +9,7 @@ pub(crate) const SERVICE_COLUMNS: &str = "id, name, version, owner, domain, syst
      kind, description, source, manifest, revision, registered_at, updated_at";
 
 pub(crate) const REVISION_COLUMNS: &str =
-    "service, revision, manifest, source, valid_from, valid_to";
+    "service, revision, manifest, source, submitted_by, valid_from, valid_to";
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:expr) => {
@@ -19,7 +19,7 @@ macro_rules! impl_store {
             async fn upsert_service(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 manifest: &seam_catalog::manifest::ServiceManifest,
-                source: &str,
+                by: $crate::Submission<'_>,
                 now: chrono::DateTime<chrono::Utc>,
                 create_only: bool,
             ) -> Result<$crate::Change, $crate::StoreError> {
@@ -73,7 +73,7 @@ macro_rules! impl_store {
                 .bind(&manifest.lifecycle)
                 .bind(&manifest.kind)
                 .bind(&manifest.description)
-                .bind(source)
+                .bind(by.source)
                 .bind(&json)
                 .bind(revision)
                 .bind(now)
@@ -88,13 +88,14 @@ macro_rules! impl_store {
                 .execute(&mut **tx)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO manifest_revisions (service, revision, manifest, source, valid_from) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO manifest_revisions (service, revision, manifest, source, submitted_by, valid_from) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(&manifest.name)
                 .bind(revision)
                 .bind(&json)
-                .bind(source)
+                .bind(by.source)
+                .bind(by.by)
                 .bind(now)
                 .execute(&mut **tx)
                 .await
@@ -110,7 +111,7 @@ macro_rules! impl_store {
             async fn upsert_entity(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 entity: &$crate::EntityRow,
-                source: &str,
+                by: $crate::Submission<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::Change, $crate::StoreError> {
                 let current: Option<(String,)> =
@@ -141,7 +142,7 @@ macro_rules! impl_store {
                 .bind(&entity.name)
                 .bind(&entity.owner)
                 .bind(&entity.spec)
-                .bind(source)
+                .bind(by.source)
                 .bind(now)
                 .execute(&mut **tx)
                 .await
@@ -169,11 +170,12 @@ macro_rules! impl_store {
             async fn insert_service(
                 &self,
                 service: &seam_catalog::NewService,
+                by: $crate::Submission<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::ServiceRecord, $crate::StoreError> {
                 let manifest = $crate::minimal_manifest(service);
                 let mut tx = self.pool.begin().await?;
-                Self::upsert_service(&mut tx, &manifest, "api", now, true).await?;
+                Self::upsert_service(&mut tx, &manifest, by, now, true).await?;
                 tx.commit().await?;
                 self.get_service(service.name())
                     .await?
@@ -183,17 +185,17 @@ macro_rules! impl_store {
             async fn apply_catalog(
                 &self,
                 catalog: &seam_catalog::manifest::Catalog,
-                source: &str,
+                by: $crate::Submission<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<$crate::Change>, $crate::StoreError> {
                 let entities = $crate::entity_rows(catalog)?;
                 let mut tx = self.pool.begin().await?;
                 let mut changes = Vec::with_capacity(catalog.services.len() + entities.len());
                 for manifest in &catalog.services {
-                    changes.push(Self::upsert_service(&mut tx, manifest, source, now, false).await?);
+                    changes.push(Self::upsert_service(&mut tx, manifest, by, now, false).await?);
                 }
                 for entity in &entities {
-                    changes.push(Self::upsert_entity(&mut tx, entity, source, now).await?);
+                    changes.push(Self::upsert_entity(&mut tx, entity, by, now).await?);
                 }
                 tx.commit().await?;
                 Ok(changes)
@@ -221,43 +223,16 @@ macro_rules! impl_store {
                 Ok(deleted > 0)
             }
 
-            async fn query_services(
+            async fn all_services(
                 &self,
-                query: &$crate::ServiceQuery,
-            ) -> Result<$crate::ServicePage, $crate::StoreError> {
-                const WHERE: &str = "WHERE ($1 IS NULL OR owner = $1) AND ($2 IS NULL OR domain = $2) \
-                     AND ($3 IS NULL OR system = $3) AND ($4 IS NULL OR lifecycle = $4) \
-                     AND ($5 IS NULL OR lower(name) LIKE $5 ESCAPE '\\' \
-                     OR lower(coalesce(description, '')) LIKE $5 ESCAPE '\\')";
-                let search = query
-                    .search
-                    .as_ref()
-                    .map(|s| format!("%{}%", $crate::escape_like(&s.to_lowercase())));
-                let order = if query.descending { "DESC" } else { "ASC" };
+            ) -> Result<Vec<$crate::ServiceRecord>, $crate::StoreError> {
                 let sql = format!(
-                    "SELECT {} FROM services {WHERE} ORDER BY {} {order}, name {order} LIMIT $6 OFFSET $7",
-                    $crate::queries::SERVICE_COLUMNS,
-                    query.sort.column(),
+                    "SELECT {} FROM services ORDER BY name",
+                    $crate::queries::SERVICE_COLUMNS
                 );
-                let services = sqlx::query_as::<_, $crate::ServiceRecord>(&sql)
-                    .bind(&query.owner)
-                    .bind(&query.domain)
-                    .bind(&query.system)
-                    .bind(&query.lifecycle)
-                    .bind(&search)
-                    .bind(query.limit.clamp(0, $crate::MAX_PAGE))
-                    .bind(query.offset.max(0))
+                Ok(sqlx::query_as::<_, $crate::ServiceRecord>(&sql)
                     .fetch_all(&self.pool)
-                    .await?;
-                let (total,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM services {WHERE}"))
-                    .bind(&query.owner)
-                    .bind(&query.domain)
-                    .bind(&query.system)
-                    .bind(&query.lifecycle)
-                    .bind(&search)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok($crate::ServicePage { services, total })
+                    .await?)
             }
 
             async fn get_service(
@@ -297,6 +272,17 @@ macro_rules! impl_store {
                      WHERE kind = $1 ORDER BY name",
                 )
                 .bind(kind)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn all_entities(
+                &self,
+            ) -> Result<Vec<$crate::EntityRecord>, $crate::StoreError> {
+                Ok(sqlx::query_as::<_, $crate::EntityRecord>(
+                    "SELECT kind, name, owner, spec, source, updated_at FROM entities \
+                     ORDER BY kind, name",
+                )
                 .fetch_all(&self.pool)
                 .await?)
             }

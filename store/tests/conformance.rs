@@ -2,8 +2,9 @@
 //!
 //! SQLite runs on a file in a temporary directory. PostgreSQL runs against the server
 //! that `SEAM_TEST_POSTGRES_URL` points at (`./scripts/test` starts a throwaway one);
-//! each test creates its own database there and drops it afterwards. Set the variable
-//! to `skip` to leave PostgreSQL out on a machine without it.
+//! each test creates its own database there and drops it afterwards. Without the
+//! variable the PostgreSQL tests say they are skipped (and fail when
+//! `SEAM_REQUIRE_POSTGRES` is set, as `scripts/test` does).
 
 use std::path::Path;
 
@@ -13,8 +14,18 @@ use seam_catalog::manifest::{
     TeamEntity,
 };
 use seam_catalog::ServiceDraft;
-use seam_store::{Backend, ChangeKind, ServiceQuery, SharedStore, SortKey, StoreError};
+use seam_snapshot::{ServiceFilter, SortKey};
+use seam_store::{Backend, ChangeKind, LiveCatalog, SharedStore, StoreError, Submission};
 use sqlx::Connection;
+
+const API: Submission<'static> = Submission {
+    source: "api",
+    by: "ci",
+};
+const CLI: Submission<'static> = Submission {
+    source: "cli",
+    by: "release-bot",
+};
 
 fn draft(name: &str, version: &str, owner: &str) -> seam_catalog::NewService {
     ServiceDraft {
@@ -28,11 +39,11 @@ fn draft(name: &str, version: &str, owner: &str) -> seam_catalog::NewService {
 
 async fn suite(store: SharedStore) {
     store.ping().await.expect("ping");
-    assert!(store.list_services().await.unwrap().is_empty());
+    assert!(store.all_services().await.unwrap().is_empty());
 
     let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
     let checkout = store
-        .insert_service(&draft("checkout", "1.4.0", "team-payments"), t0)
+        .insert_service(&draft("checkout", "1.4.0", "team-payments"), API, t0)
         .await
         .expect("insert checkout");
     assert_eq!(checkout.name, "checkout");
@@ -42,13 +53,13 @@ async fn suite(store: SharedStore) {
     assert_eq!(checkout.updated_at, t0);
 
     store
-        .insert_service(&draft("basket", "0.9.1-rc.1", "team-shop"), t0)
+        .insert_service(&draft("basket", "0.9.1-rc.1", "team-shop"), API, t0)
         .await
         .expect("insert basket");
 
     // Names are unique: a second registration is a conflict and changes nothing.
     let err = store
-        .insert_service(&draft("checkout", "2.0.0", "someone-else"), t0)
+        .insert_service(&draft("checkout", "2.0.0", "someone-else"), API, t0)
         .await
         .unwrap_err();
     assert!(
@@ -56,7 +67,7 @@ async fn suite(store: SharedStore) {
         "{err}"
     );
 
-    let listed = store.list_services().await.unwrap();
+    let listed = store.all_services().await.unwrap();
     let names: Vec<&str> = listed.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["basket", "checkout"], "ordered by name");
     assert_eq!(listed[1], checkout, "the conflict left the row unchanged");
@@ -65,6 +76,88 @@ async fn suite(store: SharedStore) {
     assert_eq!(store.get_service("nope").await.unwrap(), None);
 
     manifests(&store).await;
+    live(&store).await;
+}
+
+/// The live catalog over the store: each write publishes a snapshot and events, 5,000
+/// services list and page completely, and a reload sees another replica's writes.
+async fn live(store: &SharedStore) {
+    let live = LiveCatalog::open(store.clone()).await.unwrap();
+    let before = live.snapshot();
+    let mut events = live.subscribe();
+    let watch = live.watch();
+    let t = Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap();
+    let catalog = Catalog {
+        services: (0..5000)
+            .map(|i| {
+                let parity = if i % 2 == 0 { "even" } else { "odd" };
+                manifest(
+                    &format!("bulk-{i:04}"),
+                    "1.0.0",
+                    &format!("team-{}", i % 9),
+                    Some(parity),
+                )
+            })
+            .collect(),
+        ..Catalog::default()
+    };
+    let changes = live.apply_catalog(&catalog, API, t).await.unwrap();
+    assert_eq!(changes.len(), 5000);
+    assert!(watch.has_changed().unwrap());
+    let snapshot = live.snapshot();
+    assert!(snapshot.generation > before.generation);
+    assert_eq!(snapshot.services().len(), before.services().len() + 5000);
+    let first = events.recv().await.unwrap();
+    assert_eq!(
+        (first.kind, first.name.as_str(), first.change),
+        ("service", "bulk-0000", ChangeKind::Created)
+    );
+
+    // Re-applying changes nothing and publishes nothing.
+    live.apply_catalog(&catalog, API, t).await.unwrap();
+    assert_eq!(live.snapshot().generation, snapshot.generation);
+
+    // Every page of a filtered list, none lost, none twice.
+    let filter = ServiceFilter {
+        domain: Some("odd".into()),
+        sort: SortKey::Owner,
+        ..ServiceFilter::default()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for offset in (0..2500).step_by(1000) {
+        let page = snapshot.query(&filter, offset, 1000);
+        assert_eq!(page.total, 2500);
+        seen.extend(page.services.iter().map(|v| v.name().to_owned()));
+    }
+    assert_eq!(seen.len(), 2500);
+
+    // A new process reads all of it back from the store.
+    let reopened = LiveCatalog::open(store.clone()).await.unwrap();
+    assert_eq!(
+        reopened.snapshot().services().len(),
+        snapshot.services().len()
+    );
+
+    // Deleting is an event too.
+    assert!(live.delete_service("bulk-0000", t).await.unwrap());
+    let deleted = loop {
+        let event = events.recv().await.unwrap();
+        if event.change == ChangeKind::Deleted {
+            break event;
+        }
+    };
+    assert_eq!(deleted.name, "bulk-0000");
+    assert!(!live.snapshot().has_service("bulk-0000"));
+
+    // Another replica writes to the same database: a reload publishes it, once.
+    store
+        .insert_service(&draft("from-elsewhere", "1.0.0", "team"), API, t)
+        .await
+        .unwrap();
+    assert!(!live.snapshot().has_service("from-elsewhere"));
+    assert!(live.reload().await.unwrap());
+    assert!(live.snapshot().has_service("from-elsewhere"));
+    assert!(!live.reload().await.unwrap());
 }
 
 fn manifest(name: &str, version: &str, owner: &str, domain: Option<&str>) -> ServiceManifest {
@@ -94,6 +187,7 @@ fn manifest(name: &str, version: &str, owner: &str, domain: Option<&str>) -> Ser
         }],
         libraries: Vec::new(),
         source: SourceFormat::Seam,
+        relations: Default::default(),
     }
 }
 
@@ -118,7 +212,7 @@ async fn manifests(store: &SharedStore) {
         teams: vec![team],
         ..Catalog::default()
     };
-    let changes = store.apply_catalog(&catalog, "api", t1).await.unwrap();
+    let changes = store.apply_catalog(&catalog, API, t1).await.unwrap();
     let summary: Vec<(&str, &str, ChangeKind, Option<i64>)> = changes
         .iter()
         .map(|c| (c.kind, c.name.as_str(), c.change, c.revision))
@@ -133,7 +227,7 @@ async fn manifests(store: &SharedStore) {
     );
 
     // The same catalog again changes nothing.
-    let again = store.apply_catalog(&catalog, "api", t2).await.unwrap();
+    let again = store.apply_catalog(&catalog, API, t2).await.unwrap();
     assert!(
         again.iter().all(|c| c.change == ChangeKind::Unchanged),
         "{again:?}"
@@ -143,7 +237,7 @@ async fn manifests(store: &SharedStore) {
     // A new version is a new revision; the previous one is closed, not lost.
     let mut bumped = catalog.clone();
     bumped.services[0].version = Some("2.1.0".into());
-    let changes = store.apply_catalog(&bumped, "cli", t2).await.unwrap();
+    let changes = store.apply_catalog(&bumped, CLI, t2).await.unwrap();
     assert_eq!(changes[0].change, ChangeKind::Updated);
     assert_eq!(changes[0].revision, Some(2));
     assert_eq!(changes[1].change, ChangeKind::Unchanged);
@@ -161,9 +255,10 @@ async fn manifests(store: &SharedStore) {
         (
             history[1].revision,
             history[1].valid_to,
-            history[1].source.as_str()
+            history[1].source.as_str(),
+            history[1].submitted_by.as_str()
         ),
-        (2, None, "cli")
+        (2, None, "cli", "release-bot")
     );
     assert_eq!(
         history[0].manifest().unwrap().version.as_deref(),
@@ -186,7 +281,7 @@ async fn manifests(store: &SharedStore) {
     assert_eq!(teams[0].name, "team-shop");
     let mut described = bumped.clone();
     described.teams[0].description = Some("sells things".into());
-    let changes = store.apply_catalog(&described, "api", t2).await.unwrap();
+    let changes = store.apply_catalog(&described, API, t2).await.unwrap();
     assert_eq!(
         changes.last().map(|c| (c.kind, c.change)),
         Some(("team", ChangeKind::Updated))
@@ -194,81 +289,13 @@ async fn manifests(store: &SharedStore) {
     let teams = store.list_entities("team").await.unwrap();
     assert!(teams[0].spec.contains("sells things"), "{}", teams[0].spec);
 
-    // Filters, search, sorting and paging.
-    let page = |q: ServiceQuery| {
-        let store = store.clone();
-        async move {
-            let page = store.query_services(&q).await.unwrap();
-            (
-                page.services
-                    .into_iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<_>>(),
-                page.total,
-            )
-        }
-    };
-    assert_eq!(
-        page(ServiceQuery {
-            domain: Some("commerce".into()),
-            ..Default::default()
-        })
-        .await,
-        (vec!["orders".to_owned()], 1)
-    );
-    assert_eq!(
-        page(ServiceQuery {
-            owner: Some("team-stock".into()),
-            ..Default::default()
-        })
-        .await,
-        (vec!["stock_level".to_owned()], 1)
-    );
-    assert_eq!(
-        page(ServiceQuery {
-            search: Some("STOCK_".into()),
-            ..Default::default()
-        })
-        .await,
-        (vec!["stock_level".to_owned()], 1),
-        "case-insensitive, and `_` matches literally"
-    );
-    assert_eq!(
-        page(ServiceQuery {
-            search: Some("ck_l%".into()),
-            ..Default::default()
-        })
-        .await,
-        (Vec::<String>::new(), 0),
-        "`%` matches literally"
-    );
-    assert_eq!(
-        page(ServiceQuery {
-            sort: SortKey::Name,
-            descending: true,
-            limit: 2,
-            ..Default::default()
-        })
-        .await,
-        (vec!["stock_level".to_owned(), "orders".to_owned()], 4)
-    );
-    assert_eq!(
-        page(ServiceQuery {
-            limit: 2,
-            offset: 2,
-            ..Default::default()
-        })
-        .await,
-        (vec!["orders".to_owned(), "stock_level".to_owned()], 4)
-    );
-
     // Deleting closes the current revision; registering again continues the history.
     assert!(store.delete_service("orders", t3).await.unwrap());
     assert!(!store.delete_service("orders", t3).await.unwrap());
     assert_eq!(store.get_service("orders").await.unwrap(), None);
     let history = store.service_history("orders").await.unwrap();
     assert_eq!(history.last().unwrap().valid_to, Some(t3));
-    let changes = store.apply_catalog(&bumped, "api", t3).await.unwrap();
+    let changes = store.apply_catalog(&bumped, API, t3).await.unwrap();
     assert_eq!(
         (changes[0].change, changes[0].revision),
         (ChangeKind::Created, Some(3))
@@ -293,11 +320,11 @@ async fn sqlite_reopens_existing_file_and_keeps_data() {
     let t0 = Utc::now();
     open_sqlite(dir.path())
         .await
-        .insert_service(&draft("kept", "1.0.0", "team"), t0)
+        .insert_service(&draft("kept", "1.0.0", "team"), API, t0)
         .await
         .unwrap();
     let reopened = open_sqlite(dir.path()).await;
-    assert_eq!(reopened.list_services().await.unwrap().len(), 1);
+    assert_eq!(reopened.all_services().await.unwrap().len(), 1);
     assert!(dir.path().join("seam.db").exists());
 }
 
@@ -323,13 +350,20 @@ struct PgTestDb {
 impl PgTestDb {
     async fn create() -> Option<(Self, String)> {
         let admin_url = match std::env::var("SEAM_TEST_POSTGRES_URL") {
-            Ok(url) if url == "skip" => return None,
-            Ok(url) => url,
-            Err(_) => panic!(
-                "SEAM_TEST_POSTGRES_URL is not set: run ./scripts/test (it starts a throwaway \
-                 PostgreSQL), point it at a server where the user may CREATE DATABASE, \
-                 or set it to `skip`"
-            ),
+            Ok(url) if !url.is_empty() => url,
+            _ => {
+                // Skipped, and said so; `scripts/test` and CI require PostgreSQL.
+                assert!(
+                    std::env::var_os("SEAM_REQUIRE_POSTGRES").is_none(),
+                    "SEAM_REQUIRE_POSTGRES is set but SEAM_TEST_POSTGRES_URL is not"
+                );
+                eprintln!(
+                    "skipped: PostgreSQL conformance, SEAM_TEST_POSTGRES_URL is not set (run \
+                     ./scripts/test, which starts a throwaway PostgreSQL, or point it at a \
+                     server where the user may CREATE DATABASE)"
+                );
+                return None;
+            }
         };
         let name = format!(
             "seam_test_{}_{}",
@@ -378,7 +412,6 @@ fn with_database(url: &str, db: &str) -> String {
 #[tokio::test]
 async fn postgres_conformance() {
     let Some((db, url)) = PgTestDb::create().await else {
-        eprintln!("postgres conformance skipped (SEAM_TEST_POSTGRES_URL=skip)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -9,6 +9,6 @@ pub fn NotFound() -> impl IntoView {
     }
     view! {
         <h1>"Not found"</h1>
-        <p>"No page here. " <a href="/">"Back to the services"</a></p>
+        <p>"No page here. " <a href="/services">"Back to the services"</a></p>
     }
 }

@@ -171,11 +171,11 @@ fn History(name: String, revisions: Vec<crate::dto::RevisionRow>) -> impl IntoVi
         <section class="card" id="history">
             <h2>"History"</h2>
             <table class="compact">
-                <thead><tr><th>"Revision"</th><th>"Source"</th><th>"Valid from"</th><th>"Valid to"</th></tr></thead>
+                <thead><tr><th>"Revision"</th><th>"Source"</th><th>"Submitted by"</th><th>"Valid from"</th><th>"Valid to"</th></tr></thead>
                 <tbody>
                     {revisions.into_iter().map(|r| view! {
                         <tr data-revision=r.revision>
-                            <td>{r.revision}</td><td>{r.source}</td><td>{r.valid_from}</td>
+                            <td>{r.revision}</td><td>{r.source}</td><td>{r.submitted_by}</td><td>{r.valid_from}</td>
                             <td>{if r.valid_to.is_empty() { "current".to_owned() } else { r.valid_to }}</td>
                         </tr>
                     }).collect_view()}

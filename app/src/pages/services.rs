@@ -1,80 +1,53 @@
-use std::collections::BTreeSet;
-
 use leptos::prelude::*;
+use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{list_services, token_required, RegisterService};
-use crate::dto::{FieldError, RegisterOutcome, ServiceRow};
+use crate::dto::{FieldError, ListQuery, RegisterOutcome, ServiceListPage, ServiceRow};
 
-/// Column the list is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sort {
-    Name,
-    Owner,
-    Domain,
-    Lifecycle,
-    Updated,
+/// The list's state as the URL has it.
+fn query_from_url() -> Memo<ListQuery> {
+    let map = use_query_map();
+    Memo::new(move |_| {
+        map.with(|q| {
+            let get = |key: &str| q.get(key).unwrap_or_default();
+            ListQuery {
+                q: get("q"),
+                owner: get("owner"),
+                domain: get("domain"),
+                system: get("system"),
+                lifecycle: get("lifecycle"),
+                sort: get("sort"),
+                order: get("order"),
+                page: get("page"),
+            }
+        })
+    })
 }
 
-impl Sort {
-    fn key(self, row: &ServiceRow) -> (String, String) {
-        let primary = match self {
-            Sort::Name => &row.name,
-            Sort::Owner => &row.owner,
-            Sort::Domain => &row.domain,
-            Sort::Lifecycle => &row.lifecycle,
-            Sort::Updated => &row.updated_at,
-        };
-        (primary.to_lowercase(), row.name.to_lowercase())
-    }
-}
-
-/// The filters of the list; initial values come from the URL (`/?owner=team-a`).
-#[derive(Clone, Copy)]
-struct Filters {
-    text: RwSignal<String>,
-    owner: RwSignal<String>,
-    domain: RwSignal<String>,
-    system: RwSignal<String>,
-    lifecycle: RwSignal<String>,
-    sort: RwSignal<(Sort, bool)>,
-}
-
-/// The service list: every registered service, filters and sorting that work in the
-/// browser without a page load, and a small registration form.
+/// The service list: filtered, sorted and paged on the server, its whole state in the URL
+/// (`/services?q=&owner=&domain=&system=&lifecycle=&sort=&order=&page=`), so a bookmark
+/// reloads the same view and every control works as plain HTML before hydration.
 #[component]
 pub fn ServicesPage() -> impl IntoView {
     let register = ServerAction::<RegisterService>::new();
-    // Refetched after every registration attempt.
-    let services = Resource::new(move || register.version().get(), |_| list_services());
-    let query = use_query_map();
-    let initial = move |key: &str| query.with_untracked(|q| q.get(key).unwrap_or_default());
-    let filters = Filters {
-        text: RwSignal::new(initial("q")),
-        owner: RwSignal::new(initial("owner")),
-        domain: RwSignal::new(initial("domain")),
-        system: RwSignal::new(initial("system")),
-        lifecycle: RwSignal::new(initial("lifecycle")),
-        sort: RwSignal::new((Sort::Name, false)),
-    };
+    let query = query_from_url();
+    // Refetched when the URL changes and after every registration attempt.
+    let services = Resource::new(
+        move || (query.get(), register.version().get()),
+        |(query, _)| list_services(query),
+    );
 
     view! {
         <section class="page">
             <div class="page-head">
                 <h1>"Services"</h1>
-                <input
-                    id="service-filter"
-                    type="search"
-                    placeholder="Filter by name or owner"
-                    aria-label="Filter services"
-                    prop:value=filters.text
-                    on:input=move |ev| filters.text.set(event_target_value(&ev))
-                />
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading services…"</p> }>
                 {move || Suspend::new(async move {
+                    let current = query.get_untracked();
                     match services.await {
-                        Ok(rows) => view! { <ServiceTable rows filters/> }.into_any(),
+                        Ok(page) => view! { <ServiceList page query=current/> }.into_any(),
                         Err(err) => view! {
                             <p class="error" role="alert">"Cannot load services: " {err.to_string()}</p>
                         }.into_any(),
@@ -86,116 +59,173 @@ pub fn ServicesPage() -> impl IntoView {
     }
 }
 
-fn distinct(rows: &[ServiceRow], field: fn(&ServiceRow) -> &String) -> Vec<String> {
-    rows.iter()
-        .map(field)
-        .filter(|v| !v.is_empty())
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
 #[component]
 fn Select(
-    id: &'static str,
+    name: &'static str,
     label: &'static str,
     options: Vec<String>,
-    value: RwSignal<String>,
+    selected: String,
 ) -> impl IntoView {
+    let id = format!("filter-{name}");
+    // A value the URL set but the catalog no longer has stays selectable, so the control
+    // always shows the filter in force.
+    let mut options = options;
+    if !selected.is_empty() && !options.contains(&selected) {
+        options.insert(0, selected.clone());
+    }
     view! {
-        <select id=id aria-label=label on:change=move |ev| value.set(event_target_value(&ev)) prop:value=value>
-            <option value="">{format!("All {label}")}</option>
-            {options
-                .into_iter()
-                .map(|o| view! { <option value=o.clone()>{o.clone()}</option> })
-                .collect_view()}
-        </select>
+        <label class="filter">
+            <span class="visually-hidden">{label}</span>
+            <select id=id name=name>
+                <option value="" selected=selected.is_empty()>{format!("All {label}")}</option>
+                {options
+                    .into_iter()
+                    .map(|o| {
+                        let is_selected = o == selected;
+                        view! { <option value=o.clone() selected=is_selected>{o.clone()}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
     }
 }
 
 #[component]
-fn ServiceTable(rows: Vec<ServiceRow>, filters: Filters) -> impl IntoView {
-    let total = rows.len();
-    let owners = distinct(&rows, |r| &r.owner);
-    let domains = distinct(&rows, |r| &r.domain);
-    let systems = distinct(&rows, |r| &r.system);
-    let lifecycles = distinct(&rows, |r| &r.lifecycle);
-    let rows = StoredValue::new(rows);
-    let visible = move || {
-        let needle = filters.text.get().trim().to_lowercase();
-        let (owner, domain) = (filters.owner.get(), filters.domain.get());
-        let (system, lifecycle) = (filters.system.get(), filters.lifecycle.get());
-        let (sort, descending) = filters.sort.get();
-        let mut shown: Vec<ServiceRow> = rows.with_value(|all| {
-            all.iter()
-                .filter(|r| r.matches(&needle))
-                .filter(|r| owner.is_empty() || r.owner == owner)
-                .filter(|r| domain.is_empty() || r.domain == domain)
-                .filter(|r| system.is_empty() || r.system == system)
-                .filter(|r| lifecycle.is_empty() || r.lifecycle == lifecycle)
-                .cloned()
-                .collect()
-        });
-        shown.sort_by_cached_key(|r| sort.key(r));
-        if descending {
-            shown.reverse();
-        }
-        shown
+fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
+    let ServiceListPage {
+        rows,
+        total,
+        catalog_size,
+        page: number,
+        pages,
+        page_size,
+        owners,
+        domains,
+        systems,
+        lifecycles,
+    } = page;
+    let count = if query.is_filtered() {
+        format!("{total} of {}", plural(catalog_size, "service", "services"))
+    } else {
+        plural(total, "service", "services")
     };
-    let count = move || {
-        let shown = visible().len();
-        if shown == total {
-            format!("{total} services")
-        } else {
-            format!("{shown} of {total} services")
+    let shown = if total == 0 {
+        String::new()
+    } else {
+        let first = (number - 1) * page_size + 1;
+        let last = (first + rows.len()).saturating_sub(1);
+        format!("showing {first}–{last}")
+    };
+    let header = {
+        let query = query.clone();
+        move |label: &'static str, key: &'static str| {
+            let current = if query.sort.is_empty() {
+                "name"
+            } else {
+                query.sort.as_str()
+            };
+            let active = current == key;
+            let descending = active && query.descending();
+            let target = ListQuery {
+                sort: key.to_owned(),
+                order: if active && !descending { "desc" } else { "asc" }.to_owned(),
+                page: String::new(),
+                ..query.clone()
+            };
+            let sorted = match (active, descending) {
+                (false, _) => "none",
+                (true, false) => "ascending",
+                (true, true) => "descending",
+            };
+            let indicator = match (active, descending) {
+                (false, _) => "",
+                (true, false) => " ▲",
+                (true, true) => " ▼",
+            };
+            view! {
+                <th aria-sort=sorted>
+                    <a class="sort" data-sort=key href=target.href()>{label}{indicator}</a>
+                </th>
+            }
         }
     };
-    let header = move |label: &'static str, column: Sort| {
-        let indicator = move || match filters.sort.get() {
-            (s, false) if s == column => " ▲",
-            (s, true) if s == column => " ▼",
-            _ => "",
-        };
-        let on_click = move |_| {
-            filters.sort.update(|(s, descending)| {
-                *descending = *s == column && !*descending;
-                *s = column;
-            })
-        };
-        view! {
-            <th>
-                <button type="button" class="sort" data-sort=label on:click=on_click>{label}{indicator}</button>
-            </th>
+    let page_link = {
+        let query = query.clone();
+        move |to: usize, text: &'static str, rel: &'static str| {
+            let target = ListQuery {
+                page: if to == 1 {
+                    String::new()
+                } else {
+                    to.to_string()
+                },
+                ..query.clone()
+            };
+            view! { <a class="page-link" rel=rel href=target.href()>{text}</a> }
         }
     };
+    let empty = rows.is_empty();
+    let filtered = query.is_filtered();
 
     view! {
-        <div class="toolbar">
-            <Select id="filter-owner" label="teams" options=owners value=filters.owner/>
-            <Select id="filter-domain" label="domains" options=domains value=filters.domain/>
-            <Select id="filter-system" label="systems" options=systems value=filters.system/>
-            <Select id="filter-lifecycle" label="lifecycles" options=lifecycles value=filters.lifecycle/>
-            <span id="service-count" class="muted">{count}</span>
+        <Form method="GET" action="/services" attr:class="toolbar" attr:role="search" attr:id="service-filters">
+            <label class="filter">
+                <span class="visually-hidden">"Search services"</span>
+                <input
+                    id="service-filter"
+                    type="search"
+                    name="q"
+                    value=query.q.clone()
+                    placeholder="Name, owner or description"
+                />
+            </label>
+            <Select name="owner" label="teams" options=owners selected=query.owner.clone()/>
+            <Select name="domain" label="domains" options=domains selected=query.domain.clone()/>
+            <Select name="system" label="systems" options=systems selected=query.system.clone()/>
+            <Select name="lifecycle" label="lifecycles" options=lifecycles selected=query.lifecycle.clone()/>
+            {(!query.sort.is_empty()).then(|| view! { <input type="hidden" name="sort" value=query.sort.clone()/> })}
+            {(!query.order.is_empty()).then(|| view! { <input type="hidden" name="order" value=query.order.clone()/> })}
+            <button type="submit" id="apply-filters">"Filter"</button>
+            {filtered.then(|| view! { <a href="/services" id="clear-filters">"Clear filters"</a> })}
+            <span id="service-count" class="muted" role="status">{count}" "{shown}</span>
+        </Form>
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Services">
+            <table class="services">
+                <thead>
+                    <tr>
+                        {header("Name", "name")}
+                        {header("Version", "version")}
+                        {header("Owner", "owner")}
+                        {header("Domain", "domain")}
+                        {header("Lifecycle", "lifecycle")}
+                        {header("Updated", "updated")}
+                    </tr>
+                </thead>
+                <tbody>
+                    {rows.into_iter().map(service_row).collect_view()}
+                </tbody>
+            </table>
         </div>
-        <table class="services">
-            <thead>
-                <tr>
-                    {header("Name", Sort::Name)}
-                    <th>"Version"</th>
-                    {header("Owner", Sort::Owner)}
-                    {header("Domain", Sort::Domain)}
-                    {header("Lifecycle", Sort::Lifecycle)}
-                    {header("Updated", Sort::Updated)}
-                </tr>
-            </thead>
-            <tbody>
-                <For each=visible key=|row| row.name.clone() children=service_row/>
-            </tbody>
-        </table>
-        <Show when=move || total == 0>
+        {(empty && filtered).then(|| view! {
+            <p class="empty">"No services match these filters. "<a href="/services">"Clear the filters"</a>" to see all of them."</p>
+        })}
+        {(empty && !filtered).then(|| view! {
             <p class="empty">"No services registered yet. Register one below, paste a manifest on the Register page, or use the API."</p>
-        </Show>
+        })}
+        {(pages > 1).then(|| view! {
+            <nav class="pager" aria-label="Pages">
+                {(number > 1).then(|| page_link(number - 1, "← Previous", "prev"))}
+                <span id="page-position">{format!("Page {number} of {pages}")}</span>
+                {(number < pages).then(|| page_link(number + 1, "Next →", "next"))}
+            </nav>
+        })}
     }
 }
 

@@ -422,11 +422,7 @@ fn read_libraries(cx: &mut Cx<'_>, spec: &Obj<'_>) -> Vec<Library> {
 
 /// Reads the required `name` of a list item and reports it if an earlier item of the
 /// same list has it.
-fn unique_name(
-    cx: &mut Cx<'_>,
-    obj: &Obj<'_>,
-    seen: &mut HashMap<String, Text>,
-) -> Option<String> {
+fn unique_name(cx: &mut Cx<'_>, obj: &Obj<'_>, seen: &mut HashMap<String, Text>) -> Option<String> {
     let text = obj.required_str(cx, "name")?;
     let name = fields::name(cx, &text)?;
     if let Some(first) = seen.get(&name) {

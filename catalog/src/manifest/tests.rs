@@ -686,7 +686,9 @@ fn refuses_links_that_are_not_http() {
     let found = diagnostics(&text);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(
-        found[0].contains("metadata.links[0].url: found \"javascript:alert(1)\", expected an http or https URL"),
+        found[0].contains(
+            "metadata.links[0].url: found \"javascript:alert(1)\", expected an http or https URL"
+        ),
         "{found:?}"
     );
 }

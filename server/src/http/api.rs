@@ -7,7 +7,8 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use seam_catalog::manifest::{self, Diagnostic, Limits, ServiceManifest};
 use seam_catalog::ServiceDraft;
-use seam_store::{Change, RevisionRecord, ServiceQuery, ServiceRecord, SortKey};
+use seam_snapshot::{ServiceFilter, ServiceView, SortKey};
+use seam_store::{Change, RevisionRecord, ServiceRecord, Submission};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
@@ -30,6 +31,7 @@ struct ServiceJson {
     name: String,
     version: Option<String>,
     owner: String,
+    /// The resolved domain: declared, or the system's for Backstage components.
     domain: Option<String>,
     system: Option<String>,
     lifecycle: String,
@@ -39,13 +41,32 @@ struct ServiceJson {
     revision: i64,
     registered_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
+    /// The manifest with relations resolved (single-service reads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     manifest: Option<ServiceManifest>,
 }
 
 impl ServiceJson {
-    fn new(r: ServiceRecord, with_manifest: bool) -> Self {
-        let manifest = with_manifest.then(|| r.manifest()).flatten();
+    fn new(view: &ServiceView, with_manifest: bool) -> Self {
+        let m = &view.manifest;
+        ServiceJson {
+            name: m.name.clone(),
+            version: m.version.clone(),
+            owner: m.owner.clone(),
+            domain: m.domain.clone(),
+            system: m.system.clone(),
+            lifecycle: m.lifecycle.clone(),
+            kind: m.kind.clone(),
+            description: m.description.clone(),
+            source: view.meta.source.clone(),
+            revision: view.meta.revision,
+            registered_at: view.meta.registered_at,
+            updated_at: view.meta.updated_at,
+            manifest: with_manifest.then(|| m.clone()),
+        }
+    }
+
+    fn from_record(r: ServiceRecord) -> Self {
         ServiceJson {
             name: r.name,
             version: r.version,
@@ -59,22 +80,26 @@ impl ServiceJson {
             revision: r.revision,
             registered_at: r.registered_at,
             updated_at: r.updated_at,
-            manifest,
+            manifest: None,
         }
     }
 }
 
-/// Query parameters of `GET /api/v1/services`.
+/// Largest page `GET /api/v1/services` returns; ask for more pages with `offset`.
+pub const MAX_LIMIT: usize = 1000;
+
+/// Query parameters of `GET /api/v1/services`: the same filter as the services page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListParams {
     owner: Option<String>,
+    /// The resolved domain (through the system for Backstage components).
     domain: Option<String>,
     system: Option<String>,
     lifecycle: Option<String>,
-    /// Case-insensitive substring of the name or description.
+    /// Case-insensitive substring of the name, description or owner.
     q: Option<String>,
-    /// `name` (default), `owner`, `domain`, `lifecycle` or `updated`.
+    /// `name` (default), `owner`, `domain`, `system`, `lifecycle`, `version` or `updated`.
     sort: Option<String>,
     /// `asc` (default) or `desc`.
     order: Option<String>,
@@ -83,18 +108,14 @@ struct ListParams {
 }
 
 impl ListParams {
-    fn into_query(self) -> Result<ServiceQuery, ApiError> {
+    fn into_filter(self) -> Result<(ServiceFilter, usize, usize), ApiError> {
         let sort = match self.sort.as_deref() {
-            None | Some("name") => SortKey::Name,
-            Some("owner") => SortKey::Owner,
-            Some("domain") => SortKey::Domain,
-            Some("lifecycle") => SortKey::Lifecycle,
-            Some("updated") => SortKey::UpdatedAt,
-            Some(other) => {
-                return Err(ApiError::InvalidQuery(format!(
-                    "sort={other:?}: expected name, owner, domain, lifecycle or updated"
-                )))
-            }
+            None => SortKey::Name,
+            Some(name) => SortKey::parse(name).ok_or_else(|| {
+                ApiError::InvalidQuery(format!(
+                    "sort={name:?}: expected name, owner, domain, system, lifecycle, version or updated"
+                ))
+            })?,
         };
         let descending = match self.order.as_deref() {
             None | Some("asc") => false,
@@ -106,10 +127,9 @@ impl ListParams {
             }
         };
         let limit = self.limit.unwrap_or(100);
-        if !(1..=seam_store::MAX_PAGE).contains(&limit) {
+        if !(1..=MAX_LIMIT as i64).contains(&limit) {
             return Err(ApiError::InvalidQuery(format!(
-                "limit={limit}: expected 1 to {}",
-                seam_store::MAX_PAGE
+                "limit={limit}: expected 1 to {MAX_LIMIT}; page with offset for more"
             )));
         }
         let offset = self.offset.unwrap_or(0);
@@ -119,26 +139,25 @@ impl ListParams {
             )));
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
-        Ok(ServiceQuery {
+        let filter = ServiceFilter {
             owner: nonempty(self.owner),
             domain: nonempty(self.domain),
             system: nonempty(self.system),
             lifecycle: nonempty(self.lifecycle),
-            search: nonempty(self.q),
+            q: nonempty(self.q),
             sort,
             descending,
-            limit,
-            offset,
-        })
+        };
+        Ok((filter, offset as usize, limit as usize))
     }
 }
 
 #[derive(Serialize)]
 struct ServiceList {
     services: Vec<ServiceJson>,
-    total: i64,
-    limit: i64,
-    offset: i64,
+    total: usize,
+    limit: usize,
+    offset: usize,
 }
 
 async fn list_services(
@@ -146,17 +165,18 @@ async fn list_services(
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ServiceList>, ApiError> {
     let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
-    let query = params.into_query()?;
-    let page = state.store.query_services(&query).await?;
+    let (filter, offset, limit) = params.into_filter()?;
+    let snapshot = state.catalog.snapshot();
+    let page = snapshot.query(&filter, offset, limit);
     Ok(Json(ServiceList {
         services: page
             .services
             .into_iter()
-            .map(|r| ServiceJson::new(r, false))
+            .map(|view| ServiceJson::new(view, false))
             .collect(),
         total: page.total,
-        limit: query.limit,
-        offset: query.offset,
+        limit,
+        offset,
     }))
 }
 
@@ -164,8 +184,8 @@ async fn get_service(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ServiceJson>, ApiError> {
-    match state.store.get_service(&name).await? {
-        Some(record) => Ok(Json(ServiceJson::new(record, true))),
+    match state.catalog.snapshot().service(&name) {
+        Some(view) => Ok(Json(ServiceJson::new(view, true))),
         None => Err(ApiError::NotFound { name }),
     }
 }
@@ -176,13 +196,13 @@ async fn delete_service(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    super::authorize(&state, &headers)?;
+    let by = super::authorize(&state, &headers)?;
     if state
-        .store
+        .catalog
         .delete_service(&name, chrono::Utc::now())
         .await?
     {
-        tracing::info!(service = %name, "service deleted");
+        tracing::info!(service = %name, by = %by, "service deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound { name })
@@ -193,6 +213,8 @@ async fn delete_service(
 struct RevisionJson {
     revision: i64,
     source: String,
+    /// The API token's name, the collector, or `open`.
+    submitted_by: String,
     valid_from: chrono::DateTime<chrono::Utc>,
     valid_to: Option<chrono::DateTime<chrono::Utc>>,
     manifest: Option<ServiceManifest>,
@@ -200,10 +222,15 @@ struct RevisionJson {
 
 impl From<RevisionRecord> for RevisionJson {
     fn from(r: RevisionRecord) -> Self {
+        let manifest = r
+            .manifest()
+            .map_err(|err| tracing::error!(error = %err, "stored revision cannot be read"))
+            .ok();
         RevisionJson {
-            manifest: r.manifest(),
+            manifest,
             revision: r.revision,
             source: r.source,
+            submitted_by: r.submitted_by,
             valid_from: r.valid_from,
             valid_to: r.valid_to,
         }
@@ -220,7 +247,7 @@ async fn service_history(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<History>, ApiError> {
-    let revisions = state.store.service_history(&name).await?;
+    let revisions = state.catalog.store().service_history(&name).await?;
     if revisions.is_empty() {
         return Err(ApiError::NotFound { name });
     }
@@ -238,17 +265,21 @@ async fn create_service(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ServiceJson>), ApiError> {
-    super::authorize(&state, &headers)?;
+    let submitter = super::authorize(&state, &headers)?;
     require_content_type(&headers, &["application/json"])?;
     let bytes = read_body(body, SERVICE_BODY_LIMIT).await?;
     let draft: ServiceDraft = parse_json(&bytes)?;
     let service = draft.validate().map_err(ApiError::Validation)?;
+    let by = Submission {
+        source: "api",
+        by: &submitter,
+    };
     let record = state
-        .store
-        .insert_service(&service, chrono::Utc::now())
+        .catalog
+        .insert_service(&service, by, chrono::Utc::now())
         .await?;
-    tracing::info!(service = %record.name, owner = %record.owner, "service registered");
-    Ok((StatusCode::CREATED, Json(ServiceJson::new(record, false))))
+    tracing::info!(service = %record.name, owner = %record.owner, by = %submitter, "service registered");
+    Ok((StatusCode::CREATED, Json(ServiceJson::from_record(record))))
 }
 
 #[derive(Serialize)]
@@ -285,7 +316,7 @@ async fn put_manifests(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<ApplyResult>, ApiError> {
-    super::authorize(&state, &headers)?;
+    let submitter = super::authorize(&state, &headers)?;
     require_content_type(
         &headers,
         &[
@@ -309,7 +340,11 @@ async fn put_manifests(
         .and_then(|v| v.to_str().ok())
         .filter(|s| matches!(*s, "cli" | "api"))
         .unwrap_or("api");
-    let applied = crate::ingest::apply_text(&state.store, "request body", text.to_owned(), source)
+    let by = Submission {
+        source,
+        by: &submitter,
+    };
+    let applied = crate::ingest::apply_text(&state.catalog, "request body", text.to_owned(), by)
         .await
         .map_err(|err| match err {
             crate::ingest::IngestError::Invalid(diagnostics) => {

@@ -30,6 +30,8 @@ pub enum ApiError {
     InvalidQuery(String),
     #[error("this call needs a bearer token: send `Authorization: Bearer TOKEN` with a configured API token")]
     Unauthorized,
+    #[error("the bearer token is not one of the configured API tokens")]
+    WrongToken,
     /// The request conflicts with the catalog's state; says which entry and why.
     #[error("{0}")]
     Conflict(String),
@@ -94,6 +96,7 @@ impl ApiError {
             ApiError::InvalidManifest(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_manifest"),
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::WrongToken => (StatusCode::UNAUTHORIZED, "wrong_token"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -5,6 +5,7 @@
 mod api;
 mod error;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRef, MatchedPath, Request, State};
@@ -15,12 +16,13 @@ use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use seam_app::api::WriteTokens;
-use seam_store::SharedStore;
+use seam_store::LiveCatalog;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
+use crate::auth::Tokens;
 use crate::metrics::{HttpRequestCompleted, Metrics};
 
 pub use error::ApiError;
@@ -29,10 +31,11 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub store: SharedStore,
+    /// The catalog: its snapshot for reads, and the one way to write to it.
+    pub catalog: Arc<LiveCatalog>,
     pub metrics: Metrics,
     /// Bearer tokens accepted on write calls; empty means none is needed.
-    pub write_tokens: WriteTokens,
+    pub tokens: Tokens,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -47,13 +50,14 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(seam_app::App);
-    let store = state.store.clone();
-    let tokens = state.write_tokens.clone();
+    let catalog = state.catalog.clone();
+    let write_access = state.tokens.write_access();
     let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root)
         .join(&*state.leptos_options.site_pkg_dir);
 
     Router::new()
         .nest("/api/v1", api::router())
+        .route("/", get(home))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -67,8 +71,8 @@ pub fn router(state: AppState) -> Router {
             &state,
             routes,
             move || {
-                provide_context(store.clone());
-                provide_context(tokens.clone());
+                provide_context(catalog.clone());
+                provide_context(write_access.clone());
             },
             {
                 let options = state.leptos_options.clone();
@@ -78,6 +82,14 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             seam_app::shell,
         ))
+        // Innermost first: a panic becomes a 500 and a timeout a 408 before the request
+        // is counted, so both show in Seam's request metrics; every response, errors
+        // included, carries the security headers.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             track_request,
@@ -86,25 +98,76 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
         )
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
 
-/// Checks the bearer token of a write call, when tokens are configured (the same check
-/// the web forms' server functions make).
-fn authorize(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+/// Checks the bearer token of a write call (the same check the web forms' server
+/// functions make) and returns the name to record as the submitter.
+fn authorize(state: &AppState, headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if state.write_tokens.allows(presented) {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+    state.tokens.check(presented).map_err(|err| match err {
+        seam_app::dto::TokenError::Wrong => ApiError::WrongToken,
+        _ => ApiError::Unauthorized,
+    })
+}
+
+/// `/`: the services list until the overview exists; old `/?owner=...` links keep their
+/// query.
+async fn home(uri: axum::http::Uri) -> axum::response::Redirect {
+    match uri.query() {
+        Some(query) if !query.is_empty() => {
+            axum::response::Redirect::temporary(&format!("/services?{query}"))
+        }
+        _ => axum::response::Redirect::temporary("/services"),
     }
+}
+
+/// Headers every response carries; pages set their own Content-Security-Policy with the
+/// nonce of their hydration scripts, everything else gets one that allows no script.
+async fn security_headers(request: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+    }
+    response
+}
+
+/// A handler that panicked: logged, and answered with a 500 instead of a dropped
+/// connection.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({
+            "error": {"code": "internal", "message": "internal error; the server log has the details"}
+        })),
+    )
+        .into_response()
 }
 
 /// Counts and times every request, labelled by its route pattern (never the raw path,
@@ -145,13 +208,14 @@ async fn healthz() -> &'static str {
 
 /// Readiness: the database answers too.
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.catalog.store().ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(err) => {
+            // The details go to the log, not to anonymous callers.
             tracing::warn!(error = %err, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: {err}\n"),
+                "not ready: the database does not answer\n",
             )
                 .into_response()
         }

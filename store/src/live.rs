@@ -1,0 +1,339 @@
+//! The live catalog: every write to the catalog goes through [`LiveCatalog`], which
+//! commits it to the store, updates its in-memory copy of what is declared, builds a new
+//! [`Snapshot`] and publishes it to readers (a `watch` channel), then tells subscribers
+//! what changed ([`CatalogEvent`]s on a `broadcast` channel). Readers never query the
+//! database for the catalog; consumers react to events instead of polling.
+//!
+//! Writes are serialised: a write's snapshot is published before the write returns, so
+//! a client that registered a service sees it on its next read.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use seam_catalog::manifest::Catalog;
+use seam_catalog::NewService;
+use seam_snapshot::{Declared, DeclaredService, ServiceMeta, Snapshot};
+use tokio::sync::{broadcast, watch, Mutex};
+
+use crate::{Change, ChangeKind, EntityRecord, ServiceRecord, SharedStore, StoreError, Submission};
+
+/// Events a slow subscriber may fall behind by before it is told it lagged (it then
+/// reads the current snapshot instead).
+const EVENT_BUFFER: usize = 16_384;
+
+/// One change to the catalog, after it was committed and its snapshot published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEvent {
+    /// The generation of the snapshot that first shows the change.
+    pub generation: u64,
+    /// `service`, `api`, `system`, `domain`, `team` or `resource`.
+    pub kind: &'static str,
+    pub name: String,
+    /// Created, updated or deleted (never unchanged).
+    pub change: ChangeKind,
+}
+
+/// The catalog as readers see it, and the one way to change it.
+pub struct LiveCatalog {
+    store: SharedStore,
+    /// What the store holds, as declared; held while a write is in flight.
+    declared: Mutex<(Declared, u64)>,
+    snapshot: watch::Sender<Arc<Snapshot>>,
+    events: broadcast::Sender<CatalogEvent>,
+}
+
+impl LiveCatalog {
+    /// Reads the whole catalog from `store` and publishes its first snapshot.
+    pub async fn open(store: SharedStore) -> Result<Arc<LiveCatalog>, StoreError> {
+        let declared = read_declared(&store).await?;
+        let snapshot = Snapshot::build(&declared, 1);
+        tracing::info!(
+            services = snapshot.services().len(),
+            "catalog snapshot built"
+        );
+        let (snapshot_tx, _) = watch::channel(Arc::new(snapshot));
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        Ok(Arc::new(LiveCatalog {
+            store,
+            declared: Mutex::new((declared, 1)),
+            snapshot: snapshot_tx,
+            events,
+        }))
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.borrow().clone()
+    }
+
+    /// A receiver that sees every published snapshot (the newest when it falls behind).
+    pub fn watch(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.subscribe()
+    }
+
+    /// Every change from now on; a receiver that lags gets `RecvError::Lagged` and
+    /// should resynchronise from [`LiveCatalog::snapshot`].
+    pub fn subscribe(&self) -> broadcast::Receiver<CatalogEvent> {
+        self.events.subscribe()
+    }
+
+    /// The store, for what the snapshot does not hold (revision history).
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Applies a validated catalog in one transaction (see [`crate::Store::apply_catalog`])
+    /// and publishes the result.
+    pub async fn apply_catalog(
+        &self,
+        catalog: &Catalog,
+        by: Submission<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, StoreError> {
+        let mut guard = self.declared.lock().await;
+        let changes = self.store.apply_catalog(catalog, by, now).await?;
+        let declared = &mut guard.0;
+        for change in changes.iter().filter(|c| c.change != ChangeKind::Unchanged) {
+            apply_change(declared, catalog, change, by, now);
+        }
+        self.publish(&mut guard, &changes);
+        Ok(changes)
+    }
+
+    /// Registers a service from its three fields (see [`crate::Store::insert_service`]).
+    pub async fn insert_service(
+        &self,
+        service: &NewService,
+        by: Submission<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ServiceRecord, StoreError> {
+        let mut guard = self.declared.lock().await;
+        let record = self.store.insert_service(service, by, now).await?;
+        let declared_service = declared_service(&record)?;
+        guard
+            .0
+            .services
+            .insert(record.name.clone(), declared_service);
+        let change = Change {
+            kind: "service",
+            name: record.name.clone(),
+            change: ChangeKind::Created,
+            revision: Some(record.revision),
+        };
+        self.publish(&mut guard, &[change]);
+        Ok(record)
+    }
+
+    /// Removes a service (see [`crate::Store::delete_service`]); returns whether it existed.
+    pub async fn delete_service(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut guard = self.declared.lock().await;
+        let existed = self.store.delete_service(name, now).await?;
+        guard.0.services.remove(name);
+        if existed {
+            let change = Change {
+                kind: "service",
+                name: name.to_owned(),
+                change: ChangeKind::Deleted,
+                revision: None,
+            };
+            self.publish(&mut guard, &[change]);
+        }
+        Ok(existed)
+    }
+
+    /// Reads the whole catalog again and publishes it if it differs from what this
+    /// process knows: other Seam replicas sharing a PostgreSQL database write too.
+    pub async fn reload(&self) -> Result<bool, StoreError> {
+        let mut guard = self.declared.lock().await;
+        let fresh = read_declared(&self.store).await?;
+        if fresh == guard.0 {
+            return Ok(false);
+        }
+        let changes = diff(&guard.0, &fresh);
+        guard.0 = fresh;
+        self.publish(&mut guard, &changes);
+        Ok(true)
+    }
+
+    /// Builds and publishes the next snapshot, then sends an event per real change.
+    fn publish(&self, guard: &mut (Declared, u64), changes: &[Change]) {
+        let changed: Vec<&Change> = changes
+            .iter()
+            .filter(|c| c.change != ChangeKind::Unchanged)
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        guard.1 += 1;
+        let generation = guard.1;
+        let snapshot = Snapshot::build(&guard.0, generation);
+        self.snapshot.send_replace(Arc::new(snapshot));
+        for change in changed {
+            // No subscriber is not an error: events are for whoever listens.
+            let _ = self.events.send(CatalogEvent {
+                generation,
+                kind: change.kind,
+                name: change.name.clone(),
+                change: change.change,
+            });
+        }
+    }
+}
+
+/// Updates the in-memory copy with one committed change of `catalog`.
+fn apply_change(
+    declared: &mut Declared,
+    catalog: &Catalog,
+    change: &Change,
+    by: Submission<'_>,
+    now: DateTime<Utc>,
+) {
+    let name = change.name.as_str();
+    match change.kind {
+        "service" => {
+            let Some(manifest) = catalog.services.iter().find(|s| s.name == name) else {
+                return;
+            };
+            let registered_at = match change.change {
+                ChangeKind::Updated => declared
+                    .services
+                    .get(name)
+                    .map(|s| s.meta.registered_at)
+                    .unwrap_or(now),
+                _ => now,
+            };
+            declared.services.insert(
+                name.to_owned(),
+                DeclaredService {
+                    manifest: manifest.clone(),
+                    meta: ServiceMeta {
+                        revision: change.revision.unwrap_or(1),
+                        source: by.source.to_owned(),
+                        registered_at,
+                        updated_at: now,
+                    },
+                },
+            );
+        }
+        "api" => insert_named(&mut declared.apis, &catalog.apis, name, |e| &e.name),
+        "system" => insert_named(&mut declared.systems, &catalog.systems, name, |e| &e.name),
+        "domain" => insert_named(&mut declared.domains, &catalog.domains, name, |e| &e.name),
+        "team" => insert_named(&mut declared.teams, &catalog.teams, name, |e| &e.name),
+        "resource" => insert_named(&mut declared.resources, &catalog.resources, name, |e| {
+            &e.name
+        }),
+        _ => {}
+    }
+}
+
+fn insert_named<T: Clone>(
+    map: &mut std::collections::BTreeMap<String, T>,
+    list: &[T],
+    name: &str,
+    name_of: impl Fn(&T) -> &String,
+) {
+    if let Some(entity) = list.iter().find(|e| name_of(e) == name) {
+        map.insert(name.to_owned(), entity.clone());
+    }
+}
+
+fn declared_service(record: &ServiceRecord) -> Result<DeclaredService, StoreError> {
+    Ok(DeclaredService {
+        manifest: record.manifest()?,
+        meta: ServiceMeta {
+            revision: record.revision,
+            source: record.source.clone(),
+            registered_at: record.registered_at,
+            updated_at: record.updated_at,
+        },
+    })
+}
+
+/// Reads every service and entity the store holds. A row that does not read is logged
+/// with what it is and left out, so one bad row does not take the catalog down.
+async fn read_declared(store: &SharedStore) -> Result<Declared, StoreError> {
+    let mut declared = Declared::default();
+    for record in store.all_services().await? {
+        match declared_service(&record) {
+            Ok(service) => {
+                declared.services.insert(record.name.clone(), service);
+            }
+            Err(err) => tracing::error!(error = %err, "stored service left out of the catalog"),
+        }
+    }
+    for entity in store.all_entities().await? {
+        if let Err(err) = add_entity(&mut declared, &entity) {
+            tracing::error!(error = %err, "stored entity left out of the catalog");
+        }
+    }
+    Ok(declared)
+}
+
+fn add_entity(declared: &mut Declared, entity: &EntityRecord) -> Result<(), StoreError> {
+    fn parse<T: serde::de::DeserializeOwned>(entity: &EntityRecord) -> Result<T, StoreError> {
+        serde_json::from_str(&entity.spec).map_err(|source| StoreError::Decode {
+            what: format!("{} {:?}", entity.kind, entity.name),
+            source,
+        })
+    }
+    let name = entity.name.clone();
+    match entity.kind.as_str() {
+        "api" => {
+            declared.apis.insert(name, parse(entity)?);
+        }
+        "system" => {
+            declared.systems.insert(name, parse(entity)?);
+        }
+        "domain" => {
+            declared.domains.insert(name, parse(entity)?);
+        }
+        "team" => {
+            declared.teams.insert(name, parse(entity)?);
+        }
+        "resource" => {
+            declared.resources.insert(name, parse(entity)?);
+        }
+        other => tracing::warn!(kind = other, name = %entity.name, "unknown entity kind ignored"),
+    }
+    Ok(())
+}
+
+/// The changes that turn `old` into `new`, for the events of a reload.
+fn diff(old: &Declared, new: &Declared) -> Vec<Change> {
+    fn compare<T: PartialEq>(
+        kind: &'static str,
+        old: &std::collections::BTreeMap<String, T>,
+        new: &std::collections::BTreeMap<String, T>,
+        out: &mut Vec<Change>,
+    ) {
+        for (name, value) in new {
+            let change = match old.get(name) {
+                None => ChangeKind::Created,
+                Some(previous) if previous != value => ChangeKind::Updated,
+                Some(_) => continue,
+            };
+            out.push(Change {
+                kind,
+                name: name.clone(),
+                change,
+                revision: None,
+            });
+        }
+        for name in old.keys().filter(|name| !new.contains_key(*name)) {
+            out.push(Change {
+                kind,
+                name: name.clone(),
+                change: ChangeKind::Deleted,
+                revision: None,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    compare("service", &old.services, &new.services, &mut out);
+    compare("api", &old.apis, &new.apis, &mut out);
+    compare("system", &old.systems, &new.systems, &mut out);
+    compare("domain", &old.domains, &new.domains, &mut out);
+    compare("team", &old.teams, &new.teams, &mut out);
+    compare("resource", &old.resources, &new.resources, &mut out);
+    out
+}
