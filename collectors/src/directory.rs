@@ -1,7 +1,9 @@
 //! Directory: watches a directory of manifest files (kept in git, GitOps style) and
 //! sends each file whose content changed. Polls, so it works on every file system.
 //!
-//! A removed file removes nothing from the catalog; services are deleted explicitly.
+//! A file counts as seen only once ingest settled it (stored or refused), so a passing
+//! store failure is retried on the next scan. A removed file removes nothing from the
+//! catalog; services are deleted explicitly.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{ManifestBatch, ManifestSink};
+use crate::ManifestSink;
 
 fn default_interval() -> u64 {
     10
@@ -72,9 +74,9 @@ fn list_files(dir: &Path, max_files: usize) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Scans once: returns the files whose content differs from what `seen` remembers, and
-/// updates `seen`.
-pub fn scan(config: &DirectoryConfig, seen: &mut HashMap<PathBuf, String>) -> Vec<ManifestBatch> {
+/// Scans once: returns the files whose content differs from what `seen` remembers (the
+/// caller records them as seen once ingest settled them).
+pub fn scan(config: &DirectoryConfig, seen: &HashMap<PathBuf, String>) -> Vec<(PathBuf, String)> {
     let files = match list_files(&config.path, config.max_files) {
         Ok(files) => files,
         Err(err) => {
@@ -103,12 +105,7 @@ pub fn scan(config: &DirectoryConfig, seen: &mut HashMap<PathBuf, String>) -> Ve
             }
         };
         if seen.get(&file) != Some(&text) {
-            seen.insert(file.clone(), text.clone());
-            changed.push(ManifestBatch {
-                source: "directory",
-                origin: file.display().to_string(),
-                text,
-            });
+            changed.push((file, text));
         }
     }
     changed
@@ -124,7 +121,7 @@ pub async fn run(config: DirectoryConfig, sink: ManifestSink) {
         ticker.tick().await;
         let scan_config = config.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let changed = scan(&scan_config, &mut seen);
+            let changed = scan(&scan_config, &seen);
             (changed, seen)
         })
         .await;
@@ -136,9 +133,14 @@ pub async fn run(config: DirectoryConfig, sink: ManifestSink) {
             }
         };
         seen = scanned;
-        for batch in changed {
-            if sink.send(batch).await.is_err() {
-                return;
+        for (file, text) in changed {
+            let origin = file.display().to_string();
+            match crate::deliver(&sink, "directory", origin, text.clone()).await {
+                None => return,
+                Some(outcome) if outcome.is_settled() => {
+                    seen.insert(file, text);
+                }
+                Some(_) => {}
             }
         }
     }
@@ -158,28 +160,27 @@ mod tests {
             max_files: 10,
         };
         let mut seen = HashMap::new();
-        assert!(scan(&config, &mut seen).is_empty());
+        assert!(scan(&config, &seen).is_empty());
 
         std::fs::create_dir(dir.path().join("team-a")).unwrap();
         std::fs::write(dir.path().join("team-a/checkout.yaml"), "a: 1").unwrap();
         std::fs::write(dir.path().join("README.md"), "not a manifest").unwrap();
         std::fs::write(dir.path().join("huge.yaml"), "x".repeat(200)).unwrap();
-        let first = scan(&config, &mut seen);
+        let first = scan(&config, &seen);
         assert_eq!(first.len(), 1);
-        assert!(first[0].origin.ends_with("team-a/checkout.yaml"));
-        assert_eq!(
-            (first[0].source, first[0].text.as_str()),
-            ("directory", "a: 1")
-        );
-
+        assert!(first[0].0.ends_with("team-a/checkout.yaml"));
+        assert_eq!(first[0].1, "a: 1");
+        // Until ingest settles it, a file is offered again.
+        assert_eq!(scan(&config, &seen), first);
+        seen.extend(first);
         assert!(
-            scan(&config, &mut seen).is_empty(),
-            "unchanged files are not sent again"
+            scan(&config, &seen).is_empty(),
+            "settled files are not sent again"
         );
         std::fs::write(dir.path().join("team-a/checkout.yaml"), "a: 2").unwrap();
-        let second = scan(&config, &mut seen);
+        let second = scan(&config, &seen);
         assert_eq!(second.len(), 1);
-        assert_eq!(second[0].text, "a: 2");
+        assert_eq!(second[0].1, "a: 2");
     }
 
     #[test]
@@ -190,6 +191,38 @@ mod tests {
             max_bytes: 100,
             max_files: 10,
         };
-        assert!(scan(&config, &mut HashMap::new()).is_empty());
+        assert!(scan(&config, &HashMap::new()).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use crate::Outcome;
+
+    /// A file whose first delivery meets a store failure is sent again, and only once
+    /// it is settled is it left alone.
+    #[tokio::test]
+    async fn a_failed_delivery_is_retried_on_the_next_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "a: 1").unwrap();
+        let config = DirectoryConfig {
+            path: dir.path().to_owned(),
+            interval_secs: 1,
+            max_bytes: 100,
+            max_files: 10,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let task = tokio::spawn(run(config, tx));
+        let first = rx.recv().await.unwrap();
+        first.done.send(Outcome::Failed).unwrap();
+        let second = rx.recv().await.unwrap();
+        assert_eq!(second.text, "a: 1");
+        second.done.send(Outcome::Stored).unwrap();
+        // Settled: the next scans send nothing until the file changes.
+        std::fs::write(dir.path().join("a.yaml"), "a: 2").unwrap();
+        let third = rx.recv().await.unwrap();
+        assert_eq!(third.text, "a: 2");
+        task.abort();
     }
 }

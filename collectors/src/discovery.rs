@@ -3,11 +3,13 @@
 //! costs a 304 and nothing downstream.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{ManifestBatch, ManifestSink};
+use crate::outbound::{OutboundError, OutboundPolicy};
+use crate::ManifestSink;
 
 fn default_path() -> String {
     "/.well-known/seam/manifest.yaml".to_owned()
@@ -48,11 +50,20 @@ pub struct DiscoveryConfig {
     /// Largest manifest accepted, in bytes; a larger one fails the fetch.
     #[serde(default = "default_max_bytes")]
     pub max_bytes: usize,
+    /// Most fetches in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+fn default_concurrency() -> usize {
+    8
 }
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    #[error(transparent)]
+    Refused(#[from] OutboundError),
     #[error("request failed: {0}")]
     Request(#[from] reqwest::Error),
     #[error("answered {0}")]
@@ -74,13 +85,17 @@ pub enum Fetched {
     },
 }
 
-/// Fetches `url`, sending `etag` as `If-None-Match`.
+/// Fetches `url`, sending `etag` as `If-None-Match`. `client` must come from
+/// `policy.client_builder()`, which checks names and redirects; the URL itself is
+/// checked here.
 pub async fn fetch(
     client: &reqwest::Client,
+    policy: &OutboundPolicy,
     url: &str,
     etag: Option<&str>,
     max_bytes: usize,
 ) -> Result<Fetched, FetchError> {
+    let url = policy.check(url)?;
     let mut request = client.get(url).header(
         "accept",
         "application/yaml, application/json;q=0.9, text/plain;q=0.5",
@@ -134,48 +149,59 @@ fn round_urls(config: &DiscoveryConfig, catalog: &[String]) -> Vec<String> {
 
 /// Runs discovery until the sink closes. `catalog` carries the instance base URLs the
 /// catalog declares (the server keeps it current); it is read only with `from_catalog`.
+/// Each round fetches its targets in parallel, at most `concurrency` at a time; an ETag
+/// is remembered only once ingest settled the manifest it came with.
 pub async fn run(
     config: DiscoveryConfig,
+    policy: OutboundPolicy,
     sink: ManifestSink,
     catalog: tokio::sync::watch::Receiver<Vec<String>>,
 ) {
     let interval = Duration::from_secs(config.interval_secs.max(1));
     let timeout = Duration::from_secs(config.timeout_secs.max(1)).min(interval);
-    let client = match reqwest::Client::builder().timeout(timeout).build() {
+    let client = match policy.client_builder().timeout(timeout).build() {
         Ok(client) => client,
         Err(err) => {
             tracing::error!(error = %err, "discovery cannot build its http client");
             return;
         }
     };
+    let policy = Arc::new(policy);
+    let concurrency = config.concurrency.max(1);
     let mut etags: HashMap<String, String> = HashMap::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let urls = round_urls(&config, &catalog.borrow());
-        for url in urls {
-            match fetch(
-                &client,
-                &url,
-                etags.get(&url).map(String::as_str),
-                config.max_bytes,
-            )
-            .await
-            {
+        let mut urls = round_urls(&config, &catalog.borrow()).into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < concurrency {
+                let Some(url) = urls.next() else { break };
+                let (client, policy) = (client.clone(), policy.clone());
+                let etag = etags.get(&url).cloned();
+                let max_bytes = config.max_bytes;
+                running.spawn(async move {
+                    let fetched = fetch(&client, &policy, &url, etag.as_deref(), max_bytes).await;
+                    (url, fetched)
+                });
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let Ok((url, fetched)) = joined else {
+                continue;
+            };
+            match fetched {
                 Ok(Fetched::NotModified) => tracing::debug!(%url, "manifest not modified"),
                 Ok(Fetched::Manifest { text, etag }) => {
-                    let batch = ManifestBatch {
-                        source: "discovery",
-                        origin: url.clone(),
-                        text,
-                    };
-                    if sink.send(batch).await.is_err() {
+                    let Some(outcome) = crate::deliver(&sink, "discovery", url.clone(), text).await
+                    else {
                         return;
-                    }
+                    };
                     match etag {
-                        Some(etag) => etags.insert(url, etag),
-                        None => etags.remove(&url),
+                        Some(etag) if outcome.is_settled() => etags.insert(url, etag),
+                        _ => etags.remove(&url),
                     };
                 }
                 Err(err) => tracing::warn!(%url, error = %err, "manifest fetch failed"),
@@ -189,7 +215,7 @@ mod tests {
     use super::*;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     async fn serve(router: axum::Router) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -225,10 +251,11 @@ mod tests {
                 axum::routing::get(|| async { StatusCode::NOT_FOUND }),
             );
         let base = serve(router).await;
-        let client = reqwest::Client::new();
+        let policy = OutboundPolicy::default();
+        let client = policy.client_builder().build().unwrap();
         let url = format!("{base}/.well-known/seam/manifest.yaml");
 
-        let first = fetch(&client, &url, None, 1024).await.unwrap();
+        let first = fetch(&client, &policy, &url, None, 1024).await.unwrap();
         assert_eq!(
             first,
             Fetched::Manifest {
@@ -237,19 +264,32 @@ mod tests {
             }
         );
         assert_eq!(
-            fetch(&client, &url, Some("\"v1\""), 1024).await.unwrap(),
+            fetch(&client, &policy, &url, Some("\"v1\""), 1024)
+                .await
+                .unwrap(),
             Fetched::NotModified
         );
         assert_eq!(*seen.lock().unwrap(), [None, Some("\"v1\"".to_owned())]);
 
-        let err = fetch(&client, &format!("{base}/big"), None, 1024)
+        let err = fetch(&client, &policy, &format!("{base}/big"), None, 1024)
             .await
             .unwrap_err();
         assert!(matches!(err, FetchError::TooLarge { limit: 1024 }), "{err}");
-        let err = fetch(&client, &format!("{base}/missing"), None, 1024)
+        let err = fetch(&client, &policy, &format!("{base}/missing"), None, 1024)
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "answered 404 Not Found");
+        // A manifest may not send Seam to the cloud's metadata service.
+        let err = fetch(
+            &client,
+            &policy,
+            "http://169.254.169.254/.well-known/seam/manifest.yaml",
+            None,
+            1024,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, FetchError::Refused(_)), "{err}");
     }
 
     #[test]
@@ -261,6 +301,7 @@ mod tests {
             interval_secs: 1,
             timeout_secs: 1,
             max_bytes: 1,
+            concurrency: 1,
         };
         let catalog = vec!["http://b:2".to_owned(), "http://c:3".to_owned()];
         assert_eq!(
@@ -306,15 +347,17 @@ mod tests {
             interval_secs: 1,
             timeout_secs: 1,
             max_bytes: 1024,
+            concurrency: 2,
         };
         let (_catalog_tx, catalog) = tokio::sync::watch::channel(Vec::new());
-        let task = tokio::spawn(run(config, tx, catalog));
+        let task = tokio::spawn(run(config, OutboundPolicy::default(), tx, catalog));
         let batch = rx.recv().await.unwrap();
         assert_eq!(
             batch.origin,
             format!("{base}/.well-known/seam/manifest.yaml")
         );
         assert_eq!((batch.source, batch.text.as_str()), ("discovery", "text"));
+        batch.done.send(crate::Outcome::Stored).unwrap();
         // Two rounds answered 304: by the second, the first one's answer was handled,
         // and it sent nothing.
         for _ in 0..2 {

@@ -8,23 +8,64 @@
 
 pub mod directory;
 pub mod discovery;
+pub mod outbound;
 
 use serde::Deserialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 /// Manifest text fetched by a collector, not yet parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct ManifestBatch {
     /// `discovery` or `directory`: stored as the revision's source.
     pub source: &'static str,
     /// Where the text came from (URL or file path), for messages.
     pub origin: String,
     pub text: String,
+    /// Told what became of the batch once ingest is done with it.
+    pub done: oneshot::Sender<Outcome>,
+}
+
+/// What ingest did with a batch. A collector remembers content as seen only once it is
+/// settled (stored, or refused for good), so content that met a passing store failure
+/// is sent again on the next round instead of being lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Stored,
+    /// Invalid: sending it again would fail again.
+    Refused,
+    /// Not stored for a reason that may pass (the database did not answer).
+    Failed,
+}
+
+impl Outcome {
+    /// Whether the content needs no second attempt.
+    pub fn is_settled(self) -> bool {
+        self != Outcome::Failed
+    }
 }
 
 /// Where collectors send what they fetch.
 pub type ManifestSink = mpsc::Sender<ManifestBatch>;
+
+/// Sends `text` to ingest and waits for its outcome; `None` when ingest is gone.
+pub async fn deliver(
+    sink: &ManifestSink,
+    source: &'static str,
+    origin: String,
+    text: String,
+) -> Option<Outcome> {
+    let (done, outcome) = oneshot::channel();
+    let batch = ManifestBatch {
+        source,
+        origin,
+        text,
+        done,
+    };
+    sink.send(batch).await.ok()?;
+    // Ingest dropping the batch unanswered counts as a failure to retry.
+    Some(outcome.await.unwrap_or(Outcome::Failed))
+}
 
 /// The `[collectors]` table of Seam's configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -37,9 +78,11 @@ pub struct CollectorsConfig {
 }
 
 /// Starts every configured collector; the tasks stop when the returned set is dropped.
-/// `catalog_targets` carries the instance base URLs the catalog declares, for discovery.
+/// `catalog_targets` carries the instance base URLs the catalog declares, for discovery;
+/// every fetch obeys `policy`.
 pub fn spawn(
     config: &CollectorsConfig,
+    policy: &outbound::OutboundPolicy,
     sink: ManifestSink,
     catalog_targets: tokio::sync::watch::Receiver<Vec<String>>,
 ) -> JoinSet<()> {
@@ -47,6 +90,7 @@ pub fn spawn(
     if let Some(discovery) = &config.discovery {
         tasks.spawn(discovery::run(
             discovery.clone(),
+            policy.clone(),
             sink.clone(),
             catalog_targets,
         ));

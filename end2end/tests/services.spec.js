@@ -24,7 +24,7 @@ test('services registered over the API are server-rendered, and filters, sorting
   expect(total).toBeGreaterThanOrEqual(2);
   await page.fill('#service-filter', 'pay');
   await page.press('#service-filter', 'Enter');
-  await expect(page).toHaveURL(/\/services\?q=pay$/);
+  await expect(page).toHaveURL(/\/services\?q=pay&/);
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toHaveAttribute('data-service', 'checkout');
   await expect(page.locator('#service-count')).toContainText(`1 of ${total} services`);

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 
+use seam_collectors::outbound::OutboundConfig;
 use seam_collectors::CollectorsConfig;
 
 /// The options of `seam serve`; each also reads a `SEAM_*` environment variable and a
@@ -45,9 +46,10 @@ pub struct ServeArgs {
     #[arg(long, env = "SEAM_OTLP_ENDPOINT", value_name = "URL")]
     pub otlp_endpoint: Option<String>,
 
-    /// Bearer token that write calls of the API (register, delete) must carry; repeat the
-    /// flag or separate with commas for several. Unset: write calls are open (a warning
-    /// is logged at start-up)
+    /// Bearer token that write calls of the API (register, delete) must carry, as
+    /// `name:secret` (the name is recorded with what it submits); repeat the flag or
+    /// separate with commas for several. Unset: write calls are open (a warning is logged
+    /// at start-up)
     #[arg(
         long = "api-token",
         env = "SEAM_API_TOKENS",
@@ -84,6 +86,8 @@ struct FileConfig {
     api_tokens: Option<Vec<String>>,
     #[serde(default)]
     collectors: CollectorsConfig,
+    #[serde(default)]
+    outbound: OutboundConfig,
 }
 
 /// Seam's resolved configuration.
@@ -96,9 +100,12 @@ pub struct Config {
     pub log_format: LogFormat,
     pub otlp_endpoint: Option<String>,
     pub site_root: PathBuf,
-    /// Tokens accepted on write calls; empty means write calls need none.
+    /// Tokens accepted on write calls, as `name:secret` (the name is recorded with
+    /// every revision the token submits); empty means write calls need none.
     pub api_tokens: Vec<String>,
     pub collectors: CollectorsConfig,
+    /// Which URLs Seam may fetch when a manifest or the configuration names them.
+    pub outbound: OutboundConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +172,7 @@ impl Config {
             .filter(|t| !t.is_empty())
             .collect(),
             collectors: file.collectors,
+            outbound: file.outbound,
         })
     }
 }

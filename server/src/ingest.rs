@@ -3,7 +3,7 @@
 //! themselves are `seam_store::ingest`, shared with the web forms).
 
 use seam_catalog::manifest::{self, Diagnostic};
-use seam_collectors::ManifestBatch;
+use seam_collectors::{ManifestBatch, Outcome};
 use std::sync::Arc;
 
 use seam_store::{ingest, Change, LiveCatalog, StoreError, Submission};
@@ -49,8 +49,8 @@ pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, catalog: Arc<LiveCa
             source: batch.source,
             by: batch.source,
         };
-        match apply_text(&catalog, &batch.origin, batch.text, by).await {
-            Ok(_) => {}
+        let outcome = match apply_text(&catalog, &batch.origin, batch.text, by).await {
+            Ok(_) => Outcome::Stored,
             Err(IngestError::Invalid(diagnostics)) => {
                 for d in diagnostics
                     .iter()
@@ -58,11 +58,15 @@ pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, catalog: Arc<LiveCa
                 {
                     tracing::warn!(origin = %batch.origin, diagnostic = %d, "collected manifest refused");
                 }
+                Outcome::Refused
             }
             Err(IngestError::Store(err)) => {
-                tracing::error!(origin = %batch.origin, error = %err, "collected manifest not stored")
+                tracing::error!(origin = %batch.origin, error = %err, "collected manifest not stored; the collector sends it again");
+                Outcome::Failed
             }
-        }
+        };
+        // The collector may have stopped waiting; nothing to do then.
+        let _ = batch.done.send(outcome);
     }
 }
 

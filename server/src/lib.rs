@@ -83,7 +83,9 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     }
     let (sink, batches) = tokio::sync::mpsc::channel(64);
     let (instance_urls, catalog_targets) = tokio::sync::watch::channel(Vec::new());
-    let mut background = seam_collectors::spawn(&config.collectors, sink, catalog_targets);
+    let policy = seam_collectors::outbound::OutboundPolicy::new(&config.outbound)
+        .context("invalid [outbound] policy")?;
+    let mut background = seam_collectors::spawn(&config.collectors, &policy, sink, catalog_targets);
     background.spawn(ingest::run(batches, state.catalog.clone()));
     if config
         .collectors

@@ -35,6 +35,7 @@ impl TestServer {
             site_root: PathBuf::from("target/site"),
             api_tokens: Vec::new(),
             collectors: Default::default(),
+            outbound: Default::default(),
         };
         adjust(&mut config);
         let running = seam_server::start(&config).await.expect("server starts");
@@ -642,6 +643,7 @@ async fn discovery_keeps_registered_services_current_from_what_they_serve() {
             interval_secs: 1,
             timeout_secs: 1,
             max_bytes: 1 << 20,
+            concurrency: 4,
         });
     })
     .await;

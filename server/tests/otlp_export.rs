@@ -48,6 +48,7 @@ async fn spans_reach_the_configured_otlp_endpoint() {
         site_root: PathBuf::from("target/site"),
         api_tokens: Vec::new(),
         collectors: Default::default(),
+        outbound: Default::default(),
     };
     let running = seam_server::start(&config).await.unwrap();
     let status = reqwest::get(format!("http://{}/healthz", running.addr))

@@ -192,7 +192,9 @@ fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
             <Select name="lifecycle" label="lifecycles" options=lifecycles selected=query.lifecycle.clone()/>
             {(!query.sort.is_empty()).then(|| view! { <input type="hidden" name="sort" value=query.sort.clone()/> })}
             {(!query.order.is_empty()).then(|| view! { <input type="hidden" name="order" value=query.order.clone()/> })}
-            <button type="submit" id="apply-filters">"Filter"</button>
+            // Named, so that a new filter starts on the first page (and the router's
+            // form, which adds the button to the query, adds something meaningful).
+            <button type="submit" id="apply-filters" name="page" value="1">"Filter"</button>
             {filtered.then(|| view! { <a href="/services" id="clear-filters">"Clear filters"</a> })}
             <span id="service-count" class="muted" role="status">{count}" "{shown}</span>
         </Form>
