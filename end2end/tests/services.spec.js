@@ -79,10 +79,28 @@ spec:
   version: 1.0.0
   owner: team-hostile
   domain: hostile
-  lifecycle: '${payload}'
+  lifecycle: production
   datastores:
-    - {name: hostile-db, kind: '${payload}', access: owned}
+    - {name: hostile-db, kind: postgresql, access: owned}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Domain
+metadata:
+  name: hostile
+  description: '${payload}'
+spec:
+  owner: team-hostile
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-hostile
+  description: '${payload}'
+spec:
+  type: team
+  children: []
 `;
+  // Only free-text fields take such text: names, kinds and lifecycles are refused.
   const put = await request.put('/api/v1/manifests', { headers: { 'content-type': 'application/yaml' }, data: manifest });
   expect(put.status(), await put.text()).toBe(200);
   // A javascript: link is refused outright.

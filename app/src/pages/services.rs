@@ -76,7 +76,7 @@ fn Select(
     view! {
         <label class="filter">
             <span class="visually-hidden">{label}</span>
-            <select id=id name=name>
+            <select id=id name=name prop:value=selected.clone()>
                 <option value="" selected=selected.is_empty()>{format!("All {label}")}</option>
                 {options
                     .into_iter()
@@ -182,7 +182,10 @@ fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
                     id="service-filter"
                     type="search"
                     name="q"
+                    // The attribute for the server's HTML, the property for client-side
+                    // navigation, which keeps the element and what was typed into it.
                     value=query.q.clone()
+                    prop:value=query.q.clone()
                     placeholder="Name, owner or description"
                 />
             </label>
