@@ -119,10 +119,7 @@ pub async fn register_service(
     let (Some(submitter), Some(service)) = (submitter, service) else {
         return Ok(RegisterOutcome::Invalid(errors));
     };
-    let by = Submission {
-        source: "web",
-        by: &submitter,
-    };
+    let by = Submission::push("web", &submitter);
     match catalog()?
         .insert_service(&service, by, chrono::Utc::now())
         .await
@@ -218,10 +215,7 @@ pub async fn check_manifest(
     let loaded = ingest::load_text("manifest", text).await;
     let mut check = crate::detail::check_of(&loaded);
     if let (Some(submitter), false) = (submitter, loaded.has_errors()) {
-        let by = Submission {
-            source: "web",
-            by: &submitter,
-        };
+        let by = Submission::push("web", &submitter);
         let changes = ingest::apply_loaded(&*catalog()?, &loaded, "web form", by)
             .await
             .map_err(internal)?;

@@ -1,9 +1,12 @@
 //! Directory: watches a directory of manifest files (kept in git, GitOps style) and
 //! sends each file whose content changed. Polls, so it works on every file system.
 //!
+//! Each file is the whole truth of what it declares: a file that no longer declares an
+//! entry, or is removed, removes that entry from the catalog (unless another source has
+//! since taken it over), with `prune` (on by default). A directory that suddenly reads
+//! empty removes nothing: that is more likely an unmounted volume than a decision.
 //! A file counts as seen only once ingest settled it (stored or refused), so a passing
-//! store failure is retried on the next scan. A removed file removes nothing from the
-//! catalog; services are deleted explicitly.
+//! store failure is retried on the next scan.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::ManifestSink;
+use crate::{Content, ManifestSink};
 
 fn default_interval() -> u64 {
     10
@@ -40,6 +43,14 @@ pub struct DirectoryConfig {
     /// Most files considered in one scan.
     #[serde(default = "default_max_files")]
     pub max_files: usize,
+    /// Remove from the catalog what a removed file declared (and still owns). A scan
+    /// that finds no file at all removes nothing.
+    #[serde(default = "default_prune")]
+    pub prune: bool,
+}
+
+fn default_prune() -> bool {
+    true
 }
 
 fn is_manifest(path: &Path) -> bool {
@@ -74,16 +85,37 @@ fn list_files(dir: &Path, max_files: usize) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Scans once: returns the files whose content differs from what `seen` remembers (the
-/// caller records them as seen once ingest settled them).
-pub fn scan(config: &DirectoryConfig, seen: &HashMap<PathBuf, String>) -> Vec<(PathBuf, String)> {
+/// What one scan found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Files whose content differs from what `seen` remembers (the caller records them
+    /// as seen once ingest settled them).
+    pub changed: Vec<(PathBuf, String)>,
+    /// Files `seen` remembers that are gone.
+    pub removed: Vec<PathBuf>,
+    /// Whether the directory was listed at all (a listing error removes nothing).
+    pub listed: bool,
+    /// Manifest files found.
+    pub files: usize,
+}
+
+/// Scans once.
+pub fn scan(config: &DirectoryConfig, seen: &HashMap<PathBuf, String>) -> Scan {
     let files = match list_files(&config.path, config.max_files) {
         Ok(files) => files,
         Err(err) => {
             tracing::warn!(dir = %config.path.display(), error = %err, "cannot scan manifest directory");
-            return Vec::new();
+            return Scan::default();
         }
     };
+    let present: std::collections::HashSet<&PathBuf> = files.iter().collect();
+    let mut removed: Vec<PathBuf> = seen
+        .keys()
+        .filter(|file| !present.contains(file))
+        .cloned()
+        .collect();
+    removed.sort();
+    let count = files.len();
     let mut changed = Vec::new();
     for file in files {
         match std::fs::metadata(&file) {
@@ -108,7 +140,36 @@ pub fn scan(config: &DirectoryConfig, seen: &HashMap<PathBuf, String>) -> Vec<(P
             changed.push((file, text));
         }
     }
-    changed
+    Scan {
+        changed,
+        removed,
+        listed: true,
+        files: count,
+    }
+}
+
+/// What a scan means for the files that are gone.
+#[derive(Debug, PartialEq, Eq)]
+enum Removal {
+    Nothing,
+    /// Without `prune`: forget them (they are sent again if they come back).
+    Forget(Vec<PathBuf>),
+    /// The directory reads empty: remove nothing (this many files are missing).
+    Guarded(usize),
+    /// Report them gone, so what they declared is removed.
+    Report(Vec<PathBuf>),
+}
+
+fn removal(found: &Scan, prune: bool) -> Removal {
+    if found.removed.is_empty() || !found.listed {
+        Removal::Nothing
+    } else if !prune {
+        Removal::Forget(found.removed.clone())
+    } else if found.files == 0 {
+        Removal::Guarded(found.removed.len())
+    } else {
+        Removal::Report(found.removed.clone())
+    }
 }
 
 /// Runs the directory collector until the sink closes. File reads happen on the
@@ -125,7 +186,7 @@ pub async fn run(config: DirectoryConfig, sink: ManifestSink) {
             (changed, seen)
         })
         .await;
-        let (changed, scanned) = match result {
+        let (found, scanned) = match result {
             Ok(pair) => pair,
             Err(err) => {
                 tracing::error!(error = %err, "manifest directory scan panicked");
@@ -133,12 +194,43 @@ pub async fn run(config: DirectoryConfig, sink: ManifestSink) {
             }
         };
         seen = scanned;
-        for (file, text) in changed {
+        let removal = removal(&found, config.prune);
+        for (file, text) in found.changed {
             let origin = file.display().to_string();
-            match crate::deliver(&sink, "directory", origin, text.clone()).await {
+            let content = Content::Text(text.clone());
+            match crate::deliver(&sink, "directory", origin, content, true).await {
                 None => return,
                 Some(outcome) if outcome.is_settled() => {
                     seen.insert(file, text);
+                }
+                Some(_) => {}
+            }
+        }
+        let removed = match removal {
+            Removal::Nothing => continue,
+            Removal::Forget(files) => {
+                for file in files {
+                    seen.remove(&file);
+                }
+                continue;
+            }
+            Removal::Guarded(count) => {
+                tracing::warn!(
+                    dir = %config.path.display(),
+                    files = count,
+                    "manifest directory reads empty; nothing is removed from the catalog (guard against mass deletion)"
+                );
+                continue;
+            }
+            Removal::Report(files) => files,
+        };
+        for file in removed {
+            let origin = file.display().to_string();
+            tracing::info!(file = %origin, "manifest file removed; what it declared is removed");
+            match crate::deliver(&sink, "directory", origin, Content::Gone, true).await {
+                None => return,
+                Some(outcome) if outcome.is_settled() => {
+                    seen.remove(&file);
                 }
                 Some(_) => {}
             }
@@ -158,29 +250,34 @@ mod tests {
             interval_secs: 1,
             max_bytes: 100,
             max_files: 10,
+            prune: true,
         };
         let mut seen = HashMap::new();
-        assert!(scan(&config, &seen).is_empty());
+        assert!(scan(&config, &seen).changed.is_empty());
 
         std::fs::create_dir(dir.path().join("team-a")).unwrap();
         std::fs::write(dir.path().join("team-a/checkout.yaml"), "a: 1").unwrap();
         std::fs::write(dir.path().join("README.md"), "not a manifest").unwrap();
         std::fs::write(dir.path().join("huge.yaml"), "x".repeat(200)).unwrap();
-        let first = scan(&config, &seen);
+        let first = scan(&config, &seen).changed;
         assert_eq!(first.len(), 1);
         assert!(first[0].0.ends_with("team-a/checkout.yaml"));
         assert_eq!(first[0].1, "a: 1");
         // Until ingest settles it, a file is offered again.
-        assert_eq!(scan(&config, &seen), first);
+        assert_eq!(scan(&config, &seen).changed, first);
         seen.extend(first);
         assert!(
-            scan(&config, &seen).is_empty(),
+            scan(&config, &seen).changed.is_empty(),
             "settled files are not sent again"
         );
         std::fs::write(dir.path().join("team-a/checkout.yaml"), "a: 2").unwrap();
-        let second = scan(&config, &seen);
+        let second = scan(&config, &seen).changed;
         assert_eq!(second.len(), 1);
         assert_eq!(second[0].1, "a: 2");
+        std::fs::remove_file(dir.path().join("team-a/checkout.yaml")).unwrap();
+        let gone = scan(&config, &seen);
+        assert_eq!(gone.removed.len(), 1);
+        assert_eq!(gone.files, 1, "huge.yaml is still there, if skipped");
     }
 
     #[test]
@@ -190,8 +287,10 @@ mod tests {
             interval_secs: 1,
             max_bytes: 100,
             max_files: 10,
+            prune: true,
         };
-        assert!(scan(&config, &HashMap::new()).is_empty());
+        let found = scan(&config, &HashMap::new());
+        assert!(found.changed.is_empty() && !found.listed);
     }
 }
 
@@ -201,9 +300,10 @@ mod run_tests {
     use crate::Outcome;
 
     /// A file whose first delivery meets a store failure is sent again, and only once
-    /// it is settled is it left alone.
+    /// it is settled is it left alone; a removed file is reported gone, unless the
+    /// directory reads empty.
     #[tokio::test]
-    async fn a_failed_delivery_is_retried_on_the_next_scan() {
+    async fn a_failed_delivery_is_retried_and_removed_files_are_reported() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.yaml"), "a: 1").unwrap();
         let config = DirectoryConfig {
@@ -211,18 +311,50 @@ mod run_tests {
             interval_secs: 1,
             max_bytes: 100,
             max_files: 10,
+            prune: true,
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
         let task = tokio::spawn(run(config, tx));
         let first = rx.recv().await.unwrap();
+        assert!(first.replaces_origin);
         first.done.send(Outcome::Failed).unwrap();
         let second = rx.recv().await.unwrap();
-        assert_eq!(second.text, "a: 1");
+        assert_eq!(second.content, Content::Text("a: 1".into()));
         second.done.send(Outcome::Stored).unwrap();
-        // Settled: the next scans send nothing until the file changes.
-        std::fs::write(dir.path().join("a.yaml"), "a: 2").unwrap();
+        // Settled: the next scans send nothing until the files change.
+        std::fs::write(dir.path().join("b.yaml"), "b: 1").unwrap();
         let third = rx.recv().await.unwrap();
-        assert_eq!(third.text, "a: 2");
+        assert_eq!(third.content, Content::Text("b: 1".into()));
+        third.done.send(Outcome::Stored).unwrap();
+        std::fs::remove_file(dir.path().join("a.yaml")).unwrap();
+        let gone = rx.recv().await.unwrap();
+        assert!(gone.origin.ends_with("a.yaml"), "{}", gone.origin);
+        assert_eq!(gone.content, Content::Gone);
+        gone.done.send(Outcome::Stored).unwrap();
         task.abort();
+    }
+
+    #[test]
+    fn an_empty_directory_removes_nothing() {
+        let gone = |files: usize, listed: bool| Scan {
+            changed: Vec::new(),
+            removed: vec![PathBuf::from("a.yaml")],
+            listed,
+            files,
+        };
+        assert_eq!(
+            removal(&gone(0, true), true),
+            Removal::Guarded(1),
+            "every file gone at once"
+        );
+        assert_eq!(
+            removal(&gone(3, true), true),
+            Removal::Report(vec![PathBuf::from("a.yaml")])
+        );
+        assert_eq!(
+            removal(&gone(3, true), false),
+            Removal::Forget(vec![PathBuf::from("a.yaml")])
+        );
+        assert_eq!(removal(&gone(0, false), true), Removal::Nothing);
     }
 }

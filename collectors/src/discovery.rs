@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::outbound::{OutboundError, OutboundPolicy};
-use crate::ManifestSink;
+use crate::{Content, ManifestSink};
 
 fn default_path() -> String {
     "/.well-known/seam/manifest.yaml".to_owned()
@@ -53,6 +53,14 @@ pub struct DiscoveryConfig {
     /// Most fetches in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Rounds in a row a manifest may be missing (error, refused, unreachable) before
+    /// the services it declared are marked stale. They are never deleted by discovery.
+    #[serde(default = "default_stale_after")]
+    pub stale_after: u32,
+}
+
+fn default_stale_after() -> u32 {
+    3
 }
 
 fn default_concurrency() -> usize {
@@ -169,6 +177,8 @@ pub async fn run(
     let policy = Arc::new(policy);
     let concurrency = config.concurrency.max(1);
     let mut etags: HashMap<String, String> = HashMap::new();
+    // Rounds in a row each URL failed; reported gone once it reaches `stale_after`.
+    let mut failures: HashMap<String, u32> = HashMap::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -193,9 +203,15 @@ pub async fn run(
                 continue;
             };
             match fetched {
-                Ok(Fetched::NotModified) => tracing::debug!(%url, "manifest not modified"),
+                Ok(Fetched::NotModified) => {
+                    failures.remove(&url);
+                    tracing::debug!(%url, "manifest not modified");
+                }
                 Ok(Fetched::Manifest { text, etag }) => {
-                    let Some(outcome) = crate::deliver(&sink, "discovery", url.clone(), text).await
+                    failures.remove(&url);
+                    let content = Content::Text(text);
+                    let Some(outcome) =
+                        crate::deliver(&sink, "discovery", url.clone(), content, false).await
                     else {
                         return;
                     };
@@ -204,7 +220,24 @@ pub async fn run(
                         _ => etags.remove(&url),
                     };
                 }
-                Err(err) => tracing::warn!(%url, error = %err, "manifest fetch failed"),
+                Err(err) => {
+                    tracing::warn!(%url, error = %err, "manifest fetch failed");
+                    let count = failures.entry(url.clone()).or_default();
+                    *count = count.saturating_add(1);
+                    if *count == config.stale_after.max(1) {
+                        etags.remove(&url);
+                        tracing::warn!(%url, rounds = *count, "manifest missing; its services are marked stale");
+                        let outcome =
+                            crate::deliver(&sink, "discovery", url.clone(), Content::Gone, false)
+                                .await;
+                        match outcome {
+                            None => return,
+                            // Not settled: report again next round.
+                            Some(outcome) if !outcome.is_settled() => *count -= 1,
+                            Some(_) => {}
+                        }
+                    }
+                }
             }
         }
     }
@@ -302,6 +335,7 @@ mod tests {
             timeout_secs: 1,
             max_bytes: 1,
             concurrency: 1,
+            stale_after: 3,
         };
         let catalog = vec!["http://b:2".to_owned(), "http://c:3".to_owned()];
         assert_eq!(
@@ -348,6 +382,7 @@ mod tests {
             timeout_secs: 1,
             max_bytes: 1024,
             concurrency: 2,
+            stale_after: 3,
         };
         let (_catalog_tx, catalog) = tokio::sync::watch::channel(Vec::new());
         let task = tokio::spawn(run(config, OutboundPolicy::default(), tx, catalog));
@@ -356,7 +391,10 @@ mod tests {
             batch.origin,
             format!("{base}/.well-known/seam/manifest.yaml")
         );
-        assert_eq!((batch.source, batch.text.as_str()), ("discovery", "text"));
+        assert_eq!(
+            (batch.source, &batch.content),
+            ("discovery", &Content::Text("text".into()))
+        );
         batch.done.send(crate::Outcome::Stored).unwrap();
         // Two rounds answered 304: by the second, the first one's answer was handled,
         // and it sent nothing.

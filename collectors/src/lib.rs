@@ -14,16 +14,29 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-/// Manifest text fetched by a collector, not yet parsed.
+/// What a collector found at one origin (a file, a URL), not yet parsed.
 #[derive(Debug)]
 pub struct ManifestBatch {
     /// `discovery` or `directory`: stored as the revision's source.
     pub source: &'static str,
-    /// Where the text came from (URL or file path), for messages.
+    /// Where it came from (file path or URL): stored as the entries' origin.
     pub origin: String,
-    pub text: String,
+    pub content: Content,
+    /// The content is everything the origin declares (a file of a GitOps directory):
+    /// what it declared before and no longer does is removed.
+    pub replaces_origin: bool,
     /// Told what became of the batch once ingest is done with it.
     pub done: oneshot::Sender<Outcome>,
+}
+
+/// What an origin holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Manifest text.
+    Text(String),
+    /// Nothing any more: the file was removed, or the service stopped serving its
+    /// manifest for several rounds.
+    Gone,
 }
 
 /// What ingest did with a batch. A collector remembers content as seen only once it is
@@ -48,18 +61,21 @@ impl Outcome {
 /// Where collectors send what they fetch.
 pub type ManifestSink = mpsc::Sender<ManifestBatch>;
 
-/// Sends `text` to ingest and waits for its outcome; `None` when ingest is gone.
+/// Sends what `origin` holds to ingest and waits for its outcome; `None` when ingest is
+/// gone.
 pub async fn deliver(
     sink: &ManifestSink,
     source: &'static str,
     origin: String,
-    text: String,
+    content: Content,
+    replaces_origin: bool,
 ) -> Option<Outcome> {
     let (done, outcome) = oneshot::channel();
     let batch = ManifestBatch {
         source,
         origin,
-        text,
+        content,
+        replaces_origin,
         done,
     };
     sink.send(batch).await.ok()?;

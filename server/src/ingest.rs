@@ -3,10 +3,10 @@
 //! themselves are `seam_store::ingest`, shared with the web forms).
 
 use seam_catalog::manifest::{self, Diagnostic};
-use seam_collectors::{ManifestBatch, Outcome};
+use seam_collectors::{Content, ManifestBatch, Outcome};
 use std::sync::Arc;
 
-use seam_store::{ingest, Change, LiveCatalog, StoreError, Submission};
+use seam_store::{ingest, Change, ChangeKind, LiveCatalog, StoreError, Submission};
 use tokio::sync::mpsc;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,31 +42,67 @@ pub async fn apply_text(
     })
 }
 
-/// Applies what the collectors send until every sender is gone.
+/// Applies what the collectors send until every sender is gone, and tells each
+/// collector what became of its batch.
 pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, catalog: Arc<LiveCatalog>) {
     while let Some(batch) = batches.recv().await {
-        let by = Submission {
-            source: batch.source,
-            by: batch.source,
-        };
-        let outcome = match apply_text(&catalog, &batch.origin, batch.text, by).await {
-            Ok(_) => Outcome::Stored,
-            Err(IngestError::Invalid(diagnostics)) => {
-                for d in diagnostics
-                    .iter()
-                    .filter(|d| d.severity == manifest::Severity::Error)
-                {
-                    tracing::warn!(origin = %batch.origin, diagnostic = %d, "collected manifest refused");
-                }
-                Outcome::Refused
-            }
-            Err(IngestError::Store(err)) => {
-                tracing::error!(origin = %batch.origin, error = %err, "collected manifest not stored; the collector sends it again");
-                Outcome::Failed
-            }
-        };
+        let outcome = collected(&catalog, &batch).await;
         // The collector may have stopped waiting; nothing to do then.
         let _ = batch.done.send(outcome);
+    }
+}
+
+/// Applies one collected batch: text is validated and stored like any other input; a
+/// gone origin removes what it alone declared (a removed file) or marks its services
+/// stale (a manifest no longer served).
+async fn collected(catalog: &LiveCatalog, batch: &ManifestBatch) -> Outcome {
+    let by = Submission {
+        source: batch.source,
+        by: batch.source,
+        origin: &batch.origin,
+        replaces_origin: batch.replaces_origin,
+    };
+    let now = chrono::Utc::now();
+    let result = match (&batch.content, batch.replaces_origin) {
+        (Content::Text(text), _) => apply_text(catalog, &batch.origin, text.clone(), by)
+            .await
+            .map(|applied| log_removed(&batch.origin, &applied.changes)),
+        (Content::Gone, true) => catalog
+            .apply_catalog(&manifest::Catalog::default(), by, now)
+            .await
+            .map(|changes| log_removed(&batch.origin, &changes))
+            .map_err(IngestError::Store),
+        (Content::Gone, false) => catalog
+            .mark_stale(&batch.origin, now)
+            .await
+            .map(|names| {
+                for name in names {
+                    tracing::warn!(origin = %batch.origin, service = %name, "service marked stale: its manifest is no longer served");
+                }
+            })
+            .map_err(IngestError::Store),
+    };
+    match result {
+        Ok(()) => Outcome::Stored,
+        Err(IngestError::Invalid(diagnostics)) => {
+            for d in diagnostics
+                .iter()
+                .filter(|d| d.severity == manifest::Severity::Error)
+            {
+                tracing::warn!(origin = %batch.origin, diagnostic = %d, "collected manifest refused");
+            }
+            Outcome::Refused
+        }
+        Err(IngestError::Store(err)) => {
+            tracing::error!(origin = %batch.origin, error = %err, "collected manifest not stored; the collector sends it again");
+            Outcome::Failed
+        }
+    }
+}
+
+fn log_removed(origin: &str, changes: &[Change]) {
+    for change in changes.iter().filter(|c| c.change == ChangeKind::Deleted) {
+        tracing::info!(origin, kind = change.kind, name = %change.name, "catalog entry removed: its source no longer declares it");
     }
 }
 

@@ -102,6 +102,19 @@ impl TestServer {
         (status, response.text().await.unwrap())
     }
 
+    /// Waits (polling the API) until the service names satisfy `done`; returns them.
+    async fn wait_for_names(&self, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        let mut names = Vec::new();
+        for _ in 0..150 {
+            names = self.service_names().await;
+            if done(&names) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        names
+    }
+
     async fn service_names(&self) -> Vec<String> {
         let (status, body) = self.get_json("/api/v1/services").await;
         assert_eq!(status, StatusCode::OK);
@@ -597,17 +610,11 @@ async fn the_directory_collector_registers_manifest_files() {
             interval_secs: 1,
             max_bytes: 1 << 20,
             max_files: 100,
+            prune: true,
         });
     })
     .await;
-    let mut names = Vec::new();
-    for _ in 0..150 {
-        names = server.service_names().await;
-        if names.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let names = server.wait_for_names(|names| names.len() == 2).await;
     assert_eq!(
         names,
         ["checkout", "payments"],
@@ -615,6 +622,21 @@ async fn the_directory_collector_registers_manifest_files() {
     );
     let (_, one) = server.get_json("/api/v1/services/checkout").await;
     assert_eq!(one["source"], "directory");
+    assert!(
+        one["origin"].as_str().unwrap().ends_with("checkout.yaml"),
+        "{one}"
+    );
+
+    // The file no longer declares payments: it goes; the file is removed: all go.
+    let only_checkout = CHECKOUT.split("\n---\n").next().unwrap();
+    std::fs::write(manifests.path().join("checkout.yaml"), only_checkout).unwrap();
+    let names = server.wait_for_names(|names| names.len() == 1).await;
+    assert_eq!(names, ["checkout"]);
+    std::fs::remove_file(manifests.path().join("checkout.yaml")).unwrap();
+    let names = server.wait_for_names(|names| names.is_empty()).await;
+    assert!(names.is_empty());
+    let (_, history) = server.get_json("/api/v1/services/checkout/history").await;
+    assert!(history["revisions"][0]["valid_to"].is_string(), "{history}");
 }
 
 #[tokio::test]
@@ -629,9 +651,21 @@ async fn discovery_keeps_registered_services_current_from_what_they_serve() {
         )
     };
     let served = manifest("1.1.0");
+    let serving = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let switch = serving.clone();
     let service = axum::Router::new().route(
         "/.well-known/seam/manifest.yaml",
-        axum::routing::get(move || async move { ([("etag", "\"1.1.0\"")], served) }),
+        axum::routing::get(move || {
+            let (served, serving) = (served.clone(), serving.clone());
+            async move {
+                use axum::response::IntoResponse;
+                if serving.load(std::sync::atomic::Ordering::SeqCst) {
+                    ([("etag", "\"1.1.0\"")], served).into_response()
+                } else {
+                    axum::http::StatusCode::NOT_FOUND.into_response()
+                }
+            }
+        }),
     );
     tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
 
@@ -644,6 +678,7 @@ async fn discovery_keeps_registered_services_current_from_what_they_serve() {
             timeout_secs: 1,
             max_bytes: 1 << 20,
             concurrency: 4,
+            stale_after: 2,
         });
     })
     .await;
@@ -661,6 +696,19 @@ async fn discovery_keeps_registered_services_current_from_what_they_serve() {
     assert_eq!(current["version"], "1.1.0", "{current}");
     assert_eq!(current["source"], "discovery");
     assert_eq!(current["revision"], 2);
+    assert!(current.get("stale_since").is_none(), "{current}");
+
+    // The service stops serving its manifest: after two rounds it is stale, not gone.
+    switch.store(false, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..150 {
+        current = server.get_json("/api/v1/services/quotes").await.1;
+        if current["stale_since"].is_string() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(current["stale_since"].is_string(), "{current}");
+    assert_eq!(current["version"], "1.1.0");
 }
 
 #[tokio::test]
@@ -854,6 +902,7 @@ async fn backstage_examples_resolve_the_same_however_they_arrive() {
             interval_secs: 1,
             max_bytes: 1 << 20,
             max_files: 1000,
+            prune: true,
         });
     })
     .await;

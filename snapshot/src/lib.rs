@@ -28,6 +28,10 @@ pub struct ServiceMeta {
     pub source: String,
     pub registered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where the current revision came from: a file path, `api`, a discovery URL.
+    pub origin: String,
+    /// Since when discovery no longer finds the manifest at its origin.
+    pub stale_since: Option<DateTime<Utc>>,
 }
 
 /// A service as stored: its manifest as declared, and its metadata.

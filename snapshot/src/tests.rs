@@ -12,6 +12,8 @@ fn meta(minute: u32) -> ServiceMeta {
         source: "api".into(),
         registered_at: Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap(),
         updated_at: Utc.with_ymd_and_hms(2026, 12, 1, 12, minute, 0).unwrap(),
+        origin: "api".into(),
+        stale_since: None,
     }
 }
 

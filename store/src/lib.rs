@@ -12,6 +12,7 @@ pub mod live;
 mod postgres;
 mod queries;
 mod sqlite;
+pub mod stored;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,18 +40,22 @@ pub struct ServiceRecord {
     pub description: Option<String>,
     /// How the current revision arrived: `api`, `web`, `cli`, `discovery`, `directory`.
     pub source: String,
-    /// The current manifest, as JSON of [`ServiceManifest`].
+    /// The current manifest in its stored form ([`stored`]).
     pub manifest: String,
     pub revision: i64,
     pub registered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where the current revision came from: a file path, `api`, a discovery URL.
+    pub origin: String,
+    /// Since when discovery no longer finds the manifest at its origin.
+    pub stale_since: Option<DateTime<Utc>>,
 }
 
 impl ServiceRecord {
     /// The current manifest; an error names the service when the stored JSON does not
     /// read as a manifest.
     pub fn manifest(&self) -> Result<ServiceManifest, StoreError> {
-        serde_json::from_str(&self.manifest).map_err(|source| StoreError::Decode {
+        stored::decode_manifest(&self.manifest).map_err(|source| StoreError::Decode {
             what: format!("service {:?} revision {}", self.name, self.revision),
             source,
         })
@@ -68,13 +73,15 @@ pub struct RevisionRecord {
     /// The API token's name, the collector, or `open`; empty for revisions stored
     /// before Seam recorded it.
     pub submitted_by: String,
+    /// Where it came from: a file path, `api`, a discovery URL.
+    pub origin: String,
     pub valid_from: DateTime<Utc>,
     pub valid_to: Option<DateTime<Utc>>,
 }
 
 impl RevisionRecord {
     pub fn manifest(&self) -> Result<ServiceManifest, StoreError> {
-        serde_json::from_str(&self.manifest).map_err(|source| StoreError::Decode {
+        stored::decode_manifest(&self.manifest).map_err(|source| StoreError::Decode {
             what: format!("service {:?} revision {}", self.service, self.revision),
             source,
         })
@@ -91,6 +98,30 @@ pub struct EntityRecord {
     pub spec: String,
     pub source: String,
     pub updated_at: DateTime<Utc>,
+    /// Where the current version came from.
+    pub origin: String,
+}
+
+/// One revision of an entity other than a service, valid from `valid_from` until
+/// `valid_to` (open while current).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EntityRevisionRecord {
+    pub kind: String,
+    pub name: String,
+    pub revision: i64,
+    pub spec: String,
+    pub source: String,
+    pub submitted_by: String,
+    pub origin: String,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// The catalog as it was at one instant: the revisions valid then.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogAt {
+    pub services: Vec<RevisionRecord>,
+    pub entities: Vec<EntityRevisionRecord>,
 }
 
 /// What applying a catalog did to one entry.
@@ -123,13 +154,32 @@ pub struct Change {
     pub revision: Option<i64>,
 }
 
-/// Who or what submitted a change: stored with every revision.
+/// Who or what submitted a change, and from where: stored with every revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Submission<'a> {
     /// The door it came through: `api`, `web`, `cli`, `discovery`, `directory`.
     pub source: &'a str,
     /// The API token's name, the collector, or `open` when no tokens are configured.
     pub by: &'a str,
+    /// Where the content came from: a file path, a discovery URL, or the door itself
+    /// (`api`, `web`) for pushes.
+    pub origin: &'a str,
+    /// The submission is everything its origin declares (a file of a watched
+    /// directory): entries the origin declared before and does not declare now are
+    /// removed, if the origin still owns them.
+    pub replaces_origin: bool,
+}
+
+impl<'a> Submission<'a> {
+    /// A push through `source` (`api`, `web`, `cli`) by `by`: its origin is the door.
+    pub fn push(source: &'a str, by: &'a str) -> Submission<'a> {
+        Submission {
+            source,
+            by,
+            origin: source,
+            replaces_origin: false,
+        }
+    }
 }
 
 /// Which database a store runs on.
@@ -159,7 +209,7 @@ pub enum StoreError {
     Decode {
         what: String,
         #[source]
-        source: serde_json::Error,
+        source: stored::DecodeError,
     },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -216,6 +266,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Returns every entity of every kind, ordered by kind and name.
     async fn all_entities(&self) -> Result<Vec<EntityRecord>, StoreError>;
+
+    /// Marks the services whose current revision came from `origin` as stale since
+    /// `now` (discovery no longer finds them there); returns their names. A new revision
+    /// or an unchanged re-submission from the same origin clears the mark.
+    async fn mark_stale(&self, origin: &str, now: DateTime<Utc>)
+        -> Result<Vec<String>, StoreError>;
+
+    /// Returns the catalog as it was at `at`: every service and entity revision valid
+    /// then.
+    async fn catalog_at(&self, at: DateTime<Utc>) -> Result<CatalogAt, StoreError>;
+
+    /// Returns every revision of an entity, oldest first.
+    async fn entity_history(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> Result<Vec<EntityRevisionRecord>, StoreError>;
 }
 
 /// Shared handle to whichever store is configured.
@@ -294,6 +361,13 @@ struct EntityRow {
     name: String,
     owner: Option<String>,
     spec: String,
+}
+
+/// The static name of an entity kind as stored.
+fn entity_kind(kind: &str) -> Option<&'static str> {
+    ["api", "system", "domain", "team", "resource"]
+        .into_iter()
+        .find(|k| *k == kind)
 }
 
 fn entity_rows(catalog: &Catalog) -> Result<Vec<EntityRow>, serde_json::Error> {

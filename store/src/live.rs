@@ -93,11 +93,95 @@ impl LiveCatalog {
         let mut guard = self.declared.lock().await;
         let changes = self.store.apply_catalog(catalog, by, now).await?;
         let declared = &mut guard.0;
-        for change in changes.iter().filter(|c| c.change != ChangeKind::Unchanged) {
-            apply_change(declared, catalog, change, by, now);
+        let mut published = Vec::with_capacity(changes.len());
+        for change in &changes {
+            if change.change != ChangeKind::Unchanged {
+                apply_change(declared, catalog, change, by, now);
+                published.push(change.clone());
+                continue;
+            }
+            // An unchanged manifest still moves to its new origin and is no longer stale.
+            let Some(service) = declared
+                .services
+                .get_mut(&change.name)
+                .filter(|_| change.kind == "service")
+            else {
+                continue;
+            };
+            if service.meta.origin != by.origin || service.meta.stale_since.is_some() {
+                service.meta.origin = by.origin.to_owned();
+                service.meta.stale_since = None;
+                published.push(Change {
+                    change: ChangeKind::Updated,
+                    ..change.clone()
+                });
+            }
+        }
+        self.publish(&mut guard, &published);
+        Ok(changes)
+    }
+
+    /// Marks the services discovery no longer finds at `origin` as stale (kept, not
+    /// deleted) and publishes the change; returns their names.
+    pub async fn mark_stale(
+        &self,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut guard = self.declared.lock().await;
+        let names = self.store.mark_stale(origin, now).await?;
+        let mut changes = Vec::new();
+        for name in &names {
+            if let Some(service) = guard.0.services.get_mut(name) {
+                service.meta.stale_since = Some(now);
+                changes.push(Change {
+                    kind: "service",
+                    name: name.clone(),
+                    change: ChangeKind::Updated,
+                    revision: Some(service.meta.revision),
+                });
+            }
         }
         self.publish(&mut guard, &changes);
-        Ok(changes)
+        Ok(names)
+    }
+
+    /// The catalog as it was at `at`, resolved like the current one (generation 0).
+    pub async fn snapshot_at(&self, at: DateTime<Utc>) -> Result<Snapshot, StoreError> {
+        let past = self.store.catalog_at(at).await?;
+        let mut declared = Declared::default();
+        for revision in &past.services {
+            let manifest = revision.manifest()?;
+            declared.services.insert(
+                revision.service.clone(),
+                DeclaredService {
+                    manifest,
+                    meta: ServiceMeta {
+                        revision: revision.revision,
+                        source: revision.source.clone(),
+                        // The first revision's time is not at hand here; the current
+                        // revision's start stands for it.
+                        registered_at: revision.valid_from,
+                        updated_at: revision.valid_from,
+                        origin: revision.origin.clone(),
+                        stale_since: None,
+                    },
+                },
+            );
+        }
+        for entity in &past.entities {
+            let record = EntityRecord {
+                kind: entity.kind.clone(),
+                name: entity.name.clone(),
+                owner: None,
+                spec: entity.spec.clone(),
+                source: entity.source.clone(),
+                updated_at: entity.valid_from,
+                origin: entity.origin.clone(),
+            };
+            add_entity(&mut declared, &record)?;
+        }
+        Ok(Snapshot::build(&declared, 0))
     }
 
     /// Registers a service from its three fields (see [`crate::Store::insert_service`]).
@@ -189,6 +273,18 @@ fn apply_change(
     now: DateTime<Utc>,
 ) {
     let name = change.name.as_str();
+    if change.change == ChangeKind::Deleted {
+        match change.kind {
+            "service" => drop(declared.services.remove(name)),
+            "api" => drop(declared.apis.remove(name)),
+            "system" => drop(declared.systems.remove(name)),
+            "domain" => drop(declared.domains.remove(name)),
+            "team" => drop(declared.teams.remove(name)),
+            "resource" => drop(declared.resources.remove(name)),
+            _ => {}
+        }
+        return;
+    }
     match change.kind {
         "service" => {
             let Some(manifest) = catalog.services.iter().find(|s| s.name == name) else {
@@ -211,6 +307,8 @@ fn apply_change(
                         source: by.source.to_owned(),
                         registered_at,
                         updated_at: now,
+                        origin: by.origin.to_owned(),
+                        stale_since: None,
                     },
                 },
             );
@@ -245,6 +343,8 @@ fn declared_service(record: &ServiceRecord) -> Result<DeclaredService, StoreErro
             source: record.source.clone(),
             registered_at: record.registered_at,
             updated_at: record.updated_at,
+            origin: record.origin.clone(),
+            stale_since: record.stale_since,
         },
     })
 }
@@ -273,7 +373,7 @@ fn add_entity(declared: &mut Declared, entity: &EntityRecord) -> Result<(), Stor
     fn parse<T: serde::de::DeserializeOwned>(entity: &EntityRecord) -> Result<T, StoreError> {
         serde_json::from_str(&entity.spec).map_err(|source| StoreError::Decode {
             what: format!("{} {:?}", entity.kind, entity.name),
-            source,
+            source: source.into(),
         })
     }
     let name = entity.name.clone();

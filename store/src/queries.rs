@@ -6,16 +6,20 @@
 //! field holds that backend's pool.
 
 pub(crate) const SERVICE_COLUMNS: &str = "id, name, version, owner, domain, system, lifecycle, \
-     kind, description, source, manifest, revision, registered_at, updated_at";
+     kind, description, source, manifest, revision, registered_at, updated_at, origin, stale_since";
 
 pub(crate) const REVISION_COLUMNS: &str =
-    "service, revision, manifest, source, submitted_by, valid_from, valid_to";
+    "service, revision, manifest, source, submitted_by, origin, valid_from, valid_to";
+
+pub(crate) const ENTITY_REVISION_COLUMNS: &str =
+    "kind, name, revision, spec, source, submitted_by, origin, valid_from, valid_to";
 
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:expr) => {
         impl $store {
             /// Creates or updates one service inside `tx`; with `create_only`, an existing
-            /// service is a conflict.
+            /// service is a conflict. A manifest that means the same as the stored one is
+            /// no new revision; it only refreshes the origin and clears a stale mark.
             async fn upsert_service(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 manifest: &seam_catalog::manifest::ServiceManifest,
@@ -23,17 +27,39 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
                 create_only: bool,
             ) -> Result<$crate::Change, $crate::StoreError> {
-                let json = serde_json::to_string(manifest)?;
-                let current: Option<(String, i64)> =
-                    sqlx::query_as("SELECT manifest, revision FROM services WHERE name = $1")
-                        .bind(&manifest.name)
-                        .fetch_optional(&mut **tx)
-                        .await?;
+                let current: Option<(String, i64, String, Option<chrono::DateTime<chrono::Utc>>)> =
+                    sqlx::query_as(
+                        "SELECT manifest, revision, origin, stale_since FROM services WHERE name = $1",
+                    )
+                    .bind(&manifest.name)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                if let Some((_, _, origin, _)) = &current {
+                    if !origin.is_empty() && origin != by.origin {
+                        tracing::warn!(
+                            service = %manifest.name,
+                            from = %origin,
+                            to = by.origin,
+                            "catalog entry changes owner: another source registers the same name"
+                        );
+                    }
+                }
                 let (change, revision) = match current {
                     Some(_) if create_only => {
                         return Err($crate::StoreError::Conflict { name: manifest.name.clone() })
                     }
-                    Some((stored, revision)) if stored == json => {
+                    Some((stored, revision, origin, stale_since))
+                        if $crate::stored::same_manifest(&stored, manifest) =>
+                    {
+                        if origin != by.origin || stale_since.is_some() {
+                            sqlx::query(
+                                "UPDATE services SET origin = $2, stale_since = NULL WHERE name = $1",
+                            )
+                            .bind(&manifest.name)
+                            .bind(by.origin)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
                         return Ok($crate::Change {
                             kind: "service",
                             name: manifest.name.clone(),
@@ -41,7 +67,7 @@ macro_rules! impl_store {
                             revision: Some(revision),
                         });
                     }
-                    Some((_, revision)) => ($crate::ChangeKind::Updated, revision + 1),
+                    Some((_, revision, _, _)) => ($crate::ChangeKind::Updated, revision + 1),
                     None => {
                         // A service deleted and registered again continues its history.
                         let (last,): (Option<i64>,) = sqlx::query_as(
@@ -53,17 +79,19 @@ macro_rules! impl_store {
                         ($crate::ChangeKind::Created, last.unwrap_or(0) + 1)
                     }
                 };
+                let stored = $crate::stored::encode_manifest(manifest)?;
                 // One statement for both cases; an update keeps `registered_at`.
                 sqlx::query(
                     "INSERT INTO services (name, version, owner, domain, system, lifecycle, \
-                     kind, description, source, manifest, revision, registered_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+                     kind, description, source, manifest, revision, registered_at, updated_at, \
+                     origin, stale_since) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, NULL) \
                      ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
                      owner = excluded.owner, domain = excluded.domain, system = excluded.system, \
                      lifecycle = excluded.lifecycle, kind = excluded.kind, \
                      description = excluded.description, source = excluded.source, \
                      manifest = excluded.manifest, revision = excluded.revision, \
-                     updated_at = excluded.updated_at",
+                     updated_at = excluded.updated_at, origin = excluded.origin, stale_since = NULL",
                 )
                 .bind(&manifest.name)
                 .bind(&manifest.version)
@@ -74,9 +102,10 @@ macro_rules! impl_store {
                 .bind(&manifest.kind)
                 .bind(&manifest.description)
                 .bind(by.source)
-                .bind(&json)
+                .bind(&stored)
                 .bind(revision)
                 .bind(now)
+                .bind(by.origin)
                 .execute(&mut **tx)
                 .await
                 .map_err(|err| $crate::StoreError::from_write(err, &manifest.name))?;
@@ -88,14 +117,15 @@ macro_rules! impl_store {
                 .execute(&mut **tx)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO manifest_revisions (service, revision, manifest, source, submitted_by, valid_from) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO manifest_revisions (service, revision, manifest, source, \
+                     submitted_by, origin, valid_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(&manifest.name)
                 .bind(revision)
-                .bind(&json)
+                .bind(&stored)
                 .bind(by.source)
                 .bind(by.by)
+                .bind(by.origin)
                 .bind(now)
                 .execute(&mut **tx)
                 .await
@@ -114,14 +144,26 @@ macro_rules! impl_store {
                 by: $crate::Submission<'_>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::Change, $crate::StoreError> {
-                let current: Option<(String,)> =
-                    sqlx::query_as("SELECT spec FROM entities WHERE kind = $1 AND name = $2")
+                let current: Option<(String, String)> =
+                    sqlx::query_as("SELECT spec, origin FROM entities WHERE kind = $1 AND name = $2")
                         .bind(entity.kind)
                         .bind(&entity.name)
                         .fetch_optional(&mut **tx)
                         .await?;
                 let change = match current {
-                    Some((spec,)) if spec == entity.spec => {
+                    Some((spec, origin))
+                        if $crate::stored::same_entity(entity.kind, &spec, &entity.spec) =>
+                    {
+                        if origin != by.origin {
+                            sqlx::query(
+                                "UPDATE entities SET origin = $3 WHERE kind = $1 AND name = $2",
+                            )
+                            .bind(entity.kind)
+                            .bind(&entity.name)
+                            .bind(by.origin)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
                         return Ok($crate::Change {
                             kind: entity.kind,
                             name: entity.name.clone(),
@@ -133,16 +175,34 @@ macro_rules! impl_store {
                     None => $crate::ChangeKind::Created,
                 };
                 sqlx::query(
-                    "INSERT INTO entities (kind, name, owner, spec, source, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) \
+                    "INSERT INTO entities (kind, name, owner, spec, source, updated_at, origin) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (kind, name) DO UPDATE SET owner = excluded.owner, \
-                     spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at",
+                     spec = excluded.spec, source = excluded.source, updated_at = excluded.updated_at, \
+                     origin = excluded.origin",
                 )
                 .bind(entity.kind)
                 .bind(&entity.name)
                 .bind(&entity.owner)
                 .bind(&entity.spec)
                 .bind(by.source)
+                .bind(now)
+                .bind(by.origin)
+                .execute(&mut **tx)
+                .await
+                .map_err(|err| $crate::StoreError::from_write(err, &entity.name))?;
+                let revision = Self::close_entity_revision(tx, entity.kind, &entity.name, now).await? + 1;
+                sqlx::query(
+                    "INSERT INTO entity_revisions (kind, name, revision, spec, source, \
+                     submitted_by, origin, valid_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(entity.kind)
+                .bind(&entity.name)
+                .bind(revision)
+                .bind(&entity.spec)
+                .bind(by.source)
+                .bind(by.by)
+                .bind(by.origin)
                 .bind(now)
                 .execute(&mut **tx)
                 .await
@@ -151,8 +211,111 @@ macro_rules! impl_store {
                     kind: entity.kind,
                     name: entity.name.clone(),
                     change,
-                    revision: None,
+                    revision: Some(revision),
                 })
+            }
+
+            /// Closes the open revision of an entity at `now`; returns the highest
+            /// revision number it has had (0 for none).
+            async fn close_entity_revision(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                kind: &str,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<i64, $crate::StoreError> {
+                sqlx::query(
+                    "UPDATE entity_revisions SET valid_to = $3 \
+                     WHERE kind = $1 AND name = $2 AND valid_to IS NULL",
+                )
+                .bind(kind)
+                .bind(name)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                let (last,): (Option<i64>,) = sqlx::query_as(
+                    "SELECT MAX(revision) FROM entity_revisions WHERE kind = $1 AND name = $2",
+                )
+                .bind(kind)
+                .bind(name)
+                .fetch_one(&mut **tx)
+                .await?;
+                Ok(last.unwrap_or(0))
+            }
+
+            async fn delete_service_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                let deleted = sqlx::query("DELETE FROM services WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
+                sqlx::query(
+                    "UPDATE manifest_revisions SET valid_to = $2 WHERE service = $1 AND valid_to IS NULL",
+                )
+                .bind(name)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(deleted > 0)
+            }
+
+            /// Removes what `origin` still owns and `catalog` no longer declares.
+            async fn prune_origin(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                catalog: &seam_catalog::manifest::Catalog,
+                entities: &[$crate::EntityRow],
+                origin: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::Change>, $crate::StoreError> {
+                let mut changes = Vec::new();
+                let owned: Vec<(String,)> =
+                    sqlx::query_as("SELECT name FROM services WHERE origin = $1 ORDER BY name")
+                        .bind(origin)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                for (name,) in owned {
+                    if catalog.services.iter().any(|s| s.name == name) {
+                        continue;
+                    }
+                    if Self::delete_service_in(tx, &name, now).await? {
+                        changes.push($crate::Change {
+                            kind: "service",
+                            name,
+                            change: $crate::ChangeKind::Deleted,
+                            revision: None,
+                        });
+                    }
+                }
+                let owned: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT kind, name FROM entities WHERE origin = $1 ORDER BY kind, name",
+                )
+                .bind(origin)
+                .fetch_all(&mut **tx)
+                .await?;
+                for (kind, name) in owned {
+                    if entities.iter().any(|e| e.kind == kind && e.name == name) {
+                        continue;
+                    }
+                    sqlx::query("DELETE FROM entities WHERE kind = $1 AND name = $2")
+                        .bind(&kind)
+                        .bind(&name)
+                        .execute(&mut **tx)
+                        .await?;
+                    Self::close_entity_revision(tx, &kind, &name, now).await?;
+                    let Some(kind) = $crate::entity_kind(&kind) else {
+                        continue;
+                    };
+                    changes.push($crate::Change {
+                        kind,
+                        name,
+                        change: $crate::ChangeKind::Deleted,
+                        revision: None,
+                    });
+                }
+                Ok(changes)
             }
         }
 
@@ -197,6 +360,9 @@ macro_rules! impl_store {
                 for entity in &entities {
                     changes.push(Self::upsert_entity(&mut tx, entity, by, now).await?);
                 }
+                if by.replaces_origin {
+                    changes.extend(Self::prune_origin(&mut tx, catalog, &entities, by.origin, now).await?);
+                }
                 tx.commit().await?;
                 Ok(changes)
             }
@@ -207,20 +373,9 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
-                let deleted = sqlx::query("DELETE FROM services WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                sqlx::query(
-                    "UPDATE manifest_revisions SET valid_to = $2 WHERE service = $1 AND valid_to IS NULL",
-                )
-                .bind(name)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let deleted = Self::delete_service_in(&mut tx, name, now).await?;
                 tx.commit().await?;
-                Ok(deleted > 0)
+                Ok(deleted)
             }
 
             async fn all_services(
@@ -268,7 +423,7 @@ macro_rules! impl_store {
                 kind: &str,
             ) -> Result<Vec<$crate::EntityRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<_, $crate::EntityRecord>(
-                    "SELECT kind, name, owner, spec, source, updated_at FROM entities \
+                    "SELECT kind, name, owner, spec, source, updated_at, origin FROM entities \
                      WHERE kind = $1 ORDER BY name",
                 )
                 .bind(kind)
@@ -280,9 +435,65 @@ macro_rules! impl_store {
                 &self,
             ) -> Result<Vec<$crate::EntityRecord>, $crate::StoreError> {
                 Ok(sqlx::query_as::<_, $crate::EntityRecord>(
-                    "SELECT kind, name, owner, spec, source, updated_at FROM entities \
+                    "SELECT kind, name, owner, spec, source, updated_at, origin FROM entities \
                      ORDER BY kind, name",
                 )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn mark_stale(
+                &self,
+                origin: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<String>, $crate::StoreError> {
+                let names: Vec<(String,)> = sqlx::query_as(
+                    "UPDATE services SET stale_since = $2 \
+                     WHERE origin = $1 AND stale_since IS NULL RETURNING name",
+                )
+                .bind(origin)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut names: Vec<String> = names.into_iter().map(|(n,)| n).collect();
+                names.sort();
+                Ok(names)
+            }
+
+            async fn catalog_at(
+                &self,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<$crate::CatalogAt, $crate::StoreError> {
+                let services = sqlx::query_as::<_, $crate::RevisionRecord>(&format!(
+                    "SELECT {} FROM manifest_revisions \
+                     WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) ORDER BY service",
+                    $crate::queries::REVISION_COLUMNS
+                ))
+                .bind(at)
+                .fetch_all(&self.pool)
+                .await?;
+                let entities = sqlx::query_as::<_, $crate::EntityRevisionRecord>(&format!(
+                    "SELECT {} FROM entity_revisions \
+                     WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) ORDER BY kind, name",
+                    $crate::queries::ENTITY_REVISION_COLUMNS
+                ))
+                .bind(at)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok($crate::CatalogAt { services, entities })
+            }
+
+            async fn entity_history(
+                &self,
+                kind: &str,
+                name: &str,
+            ) -> Result<Vec<$crate::EntityRevisionRecord>, $crate::StoreError> {
+                Ok(sqlx::query_as::<_, $crate::EntityRevisionRecord>(&format!(
+                    "SELECT {} FROM entity_revisions WHERE kind = $1 AND name = $2 ORDER BY revision",
+                    $crate::queries::ENTITY_REVISION_COLUMNS
+                ))
+                .bind(kind)
+                .bind(name)
                 .fetch_all(&self.pool)
                 .await?)
             }

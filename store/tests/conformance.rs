@@ -21,10 +21,14 @@ use sqlx::Connection;
 const API: Submission<'static> = Submission {
     source: "api",
     by: "ci",
+    origin: "api",
+    replaces_origin: false,
 };
 const CLI: Submission<'static> = Submission {
     source: "cli",
     by: "release-bot",
+    origin: "cli",
+    replaces_origin: false,
 };
 
 fn draft(name: &str, version: &str, owner: &str) -> seam_catalog::NewService {
@@ -37,7 +41,30 @@ fn draft(name: &str, version: &str, owner: &str) -> seam_catalog::NewService {
     .expect("valid fixture")
 }
 
-async fn suite(store: SharedStore) {
+/// Writes a service's stored manifest behind the store's back, as an older Seam left it.
+async fn rewrite_manifest(url: &str, name: &str, stored: &str) {
+    const SQL: &str = "UPDATE services SET manifest = $2 WHERE name = $1";
+    if url.starts_with("sqlite:") {
+        let mut db = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(SQL)
+            .bind(name)
+            .bind(stored)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    } else {
+        let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(SQL)
+            .bind(name)
+            .bind(stored)
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+}
+
+/// The suite, on `store` whose database `url` names.
+async fn suite(store: SharedStore, url: &str) {
     store.ping().await.expect("ping");
     assert!(store.all_services().await.unwrap().is_empty());
 
@@ -76,7 +103,205 @@ async fn suite(store: SharedStore) {
     assert_eq!(store.get_service("nope").await.unwrap(), None);
 
     manifests(&store).await;
+    origins_and_history(&store, url).await;
     live(&store).await;
+}
+
+fn from_file(path: &'static str) -> Submission<'static> {
+    Submission {
+        source: "directory",
+        by: "directory",
+        origin: path,
+        replaces_origin: true,
+    }
+}
+
+/// Stored formats, origins, pruning, stale marks and the catalog at a past instant.
+async fn origins_and_history(store: &SharedStore, url: &str) {
+    let t1 = Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap();
+    let t2 = t1 + Duration::hours(1);
+    let t3 = t2 + Duration::hours(1);
+    let t4 = t3 + Duration::hours(1);
+
+    // A revision stored by an older Seam, whose model had no `relations` field, still
+    // reads; re-applying the same manifest is no new revision.
+    let legacy = manifest("legacy", "1.0.0", "team-old", None);
+    let mut old_json = serde_json::to_value(&legacy).unwrap();
+    old_json.as_object_mut().unwrap().remove("relations");
+    store
+        .apply_catalog(
+            &Catalog {
+                services: vec![legacy.clone()],
+                ..Catalog::default()
+            },
+            API,
+            t1,
+        )
+        .await
+        .unwrap();
+    rewrite_manifest(url, "legacy", &old_json.to_string()).await;
+    let record = store.get_service("legacy").await.unwrap().unwrap();
+    assert!(
+        !record.manifest.contains("\"format\""),
+        "{}",
+        record.manifest
+    );
+    assert_eq!(record.manifest().unwrap(), legacy);
+    let again = store
+        .apply_catalog(
+            &Catalog {
+                services: vec![legacy.clone()],
+                ..Catalog::default()
+            },
+            API,
+            t2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(again[0].change, ChangeKind::Unchanged);
+    // ...while a real change is one, written in the current format.
+    let mut bumped = legacy.clone();
+    bumped.version = Some("1.1.0".into());
+    let changed = store
+        .apply_catalog(
+            &Catalog {
+                services: vec![bumped],
+                ..Catalog::default()
+            },
+            API,
+            t2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed[0].change, ChangeKind::Updated);
+    let record = store.get_service("legacy").await.unwrap().unwrap();
+    assert!(
+        record.manifest.starts_with("{\"format\":1"),
+        "{}",
+        record.manifest
+    );
+
+    // A file declares two services and a system; then only one; then it is removed.
+    let system = seam_catalog::manifest::SystemEntity {
+        name: "files".into(),
+        owner: "team-files".into(),
+        domain: None,
+        description: None,
+    };
+    let both = Catalog {
+        services: vec![
+            manifest("file-a", "1.0.0", "team-files", None),
+            manifest("file-b", "1.0.0", "team-files", None),
+        ],
+        systems: vec![system.clone()],
+        ..Catalog::default()
+    };
+    store
+        .apply_catalog(&both, from_file("/srv/a.yaml"), t1)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_service("file-a").await.unwrap().unwrap().origin,
+        "/srv/a.yaml"
+    );
+    let one = Catalog {
+        services: vec![both.services[0].clone()],
+        systems: vec![system.clone()],
+        ..Catalog::default()
+    };
+    let changes = store
+        .apply_catalog(&one, from_file("/srv/a.yaml"), t2)
+        .await
+        .unwrap();
+    let deleted: Vec<(&str, &str)> = changes
+        .iter()
+        .filter(|c| c.change == ChangeKind::Deleted)
+        .map(|c| (c.kind, c.name.as_str()))
+        .collect();
+    assert_eq!(deleted, [("service", "file-b")]);
+    assert_eq!(store.get_service("file-b").await.unwrap(), None);
+
+    // Another source registers file-a: it takes ownership, so removing the file no
+    // longer removes file-a, only what the file still owns (the system).
+    store
+        .apply_catalog(
+            &Catalog {
+                services: vec![both.services[0].clone()],
+                ..Catalog::default()
+            },
+            API,
+            t3,
+        )
+        .await
+        .unwrap();
+    let changes = store
+        .apply_catalog(&Catalog::default(), from_file("/srv/a.yaml"), t3)
+        .await
+        .unwrap();
+    let deleted: Vec<(&str, &str)> = changes
+        .iter()
+        .filter(|c| c.change == ChangeKind::Deleted)
+        .map(|c| (c.kind, c.name.as_str()))
+        .collect();
+    assert_eq!(deleted, [("system", "files")]);
+    assert_eq!(
+        store.get_service("file-a").await.unwrap().unwrap().origin,
+        "api"
+    );
+
+    // The catalog as it was at t1 + 30 min: both services, the system.
+    let past = store.catalog_at(t1 + Duration::minutes(30)).await.unwrap();
+    let names: Vec<&str> = past.services.iter().map(|r| r.service.as_str()).collect();
+    assert!(
+        names.contains(&"file-a") && names.contains(&"file-b"),
+        "{names:?}"
+    );
+    assert!(past
+        .entities
+        .iter()
+        .any(|e| e.kind == "system" && e.name == "files"));
+    let now = store.catalog_at(t4).await.unwrap();
+    assert!(!now.services.iter().any(|r| r.service == "file-b"));
+    assert!(!now.entities.iter().any(|e| e.name == "files"));
+    let history = store.entity_history("system", "files").await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].valid_to, Some(t3));
+    assert_eq!(history[0].origin, "/srv/a.yaml");
+
+    // Discovery no longer finds a manifest: its services are stale, not deleted; the
+    // next successful fetch clears the mark.
+    let served = Submission {
+        source: "discovery",
+        by: "discovery",
+        origin: "http://10.0.0.9:8080/.well-known/seam/manifest.yaml",
+        replaces_origin: false,
+    };
+    let quotes = Catalog {
+        services: vec![manifest("quotes", "1.0.0", "team-sales", None)],
+        ..Catalog::default()
+    };
+    store.apply_catalog(&quotes, served, t1).await.unwrap();
+    assert_eq!(
+        store.mark_stale(served.origin, t2).await.unwrap(),
+        ["quotes"]
+    );
+    assert!(store
+        .mark_stale(served.origin, t3)
+        .await
+        .unwrap()
+        .is_empty());
+    let stale = store.get_service("quotes").await.unwrap().unwrap();
+    assert_eq!(stale.stale_since, Some(t2));
+    store.apply_catalog(&quotes, served, t4).await.unwrap();
+    assert_eq!(
+        store
+            .get_service("quotes")
+            .await
+            .unwrap()
+            .unwrap()
+            .stale_since,
+        None
+    );
 }
 
 /// The live catalog over the store: each write publishes a snapshot and events, 5,000
@@ -222,7 +447,7 @@ async fn manifests(store: &SharedStore) {
         [
             ("service", "orders", ChangeKind::Created, Some(1)),
             ("service", "stock_level", ChangeKind::Created, Some(1)),
-            ("team", "team-shop", ChangeKind::Created, None),
+            ("team", "team-shop", ChangeKind::Created, Some(1)),
         ]
     );
 
@@ -311,7 +536,8 @@ async fn open_sqlite(dir: &Path) -> SharedStore {
 #[tokio::test]
 async fn sqlite_conformance() {
     let dir = tempfile::tempdir().unwrap();
-    suite(open_sqlite(dir.path()).await).await;
+    let url = format!("sqlite://{}", dir.path().join("seam.db").display());
+    suite(open_sqlite(dir.path()).await, &url).await;
 }
 
 #[tokio::test]
@@ -419,7 +645,7 @@ async fn postgres_conformance() {
         .await
         .expect("open postgres");
     assert_eq!(store.backend(), Backend::Postgres);
-    suite(store.clone()).await;
+    suite(store.clone(), &url).await;
     // Migrating an already migrated database is a no-op.
     seam_store::open(Some(&url), dir.path())
         .await

@@ -41,6 +41,11 @@ struct ServiceJson {
     revision: i64,
     registered_at: chrono::DateTime<chrono::Utc>,
     updated_at: chrono::DateTime<chrono::Utc>,
+    /// Where the current revision came from: a file path, `api`, a discovery URL.
+    origin: String,
+    /// Since when discovery no longer finds its manifest; absent while it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_since: Option<chrono::DateTime<chrono::Utc>>,
     /// The manifest with relations resolved (single-service reads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     manifest: Option<ServiceManifest>,
@@ -62,6 +67,8 @@ impl ServiceJson {
             revision: view.meta.revision,
             registered_at: view.meta.registered_at,
             updated_at: view.meta.updated_at,
+            origin: view.meta.origin.clone(),
+            stale_since: view.meta.stale_since,
             manifest: with_manifest.then(|| m.clone()),
         }
     }
@@ -80,6 +87,8 @@ impl ServiceJson {
             revision: r.revision,
             registered_at: r.registered_at,
             updated_at: r.updated_at,
+            origin: r.origin,
+            stale_since: r.stale_since,
             manifest: None,
         }
     }
@@ -270,10 +279,7 @@ async fn create_service(
     let bytes = read_body(body, SERVICE_BODY_LIMIT).await?;
     let draft: ServiceDraft = parse_json(&bytes)?;
     let service = draft.validate().map_err(ApiError::Validation)?;
-    let by = Submission {
-        source: "api",
-        by: &submitter,
-    };
+    let by = Submission::push("api", &submitter);
     let record = state
         .catalog
         .insert_service(&service, by, chrono::Utc::now())
@@ -340,10 +346,7 @@ async fn put_manifests(
         .and_then(|v| v.to_str().ok())
         .filter(|s| matches!(*s, "cli" | "api"))
         .unwrap_or("api");
-    let by = Submission {
-        source,
-        by: &submitter,
-    };
+    let by = Submission::push(source, &submitter);
     let applied = crate::ingest::apply_text(&state.catalog, "request body", text.to_owned(), by)
         .await
         .map_err(|err| match err {
