@@ -124,7 +124,7 @@ pub async fn register_service(
         .insert_service(&service, by, chrono::Utc::now())
         .await
     {
-        Ok(record) => Ok(RegisterOutcome::Registered(record.into())),
+        Ok(record) => Ok(RegisterOutcome::Registered(Box::new(record.into()))),
         Err(StoreError::Conflict { name }) => Ok(RegisterOutcome::Invalid(vec![FieldError {
             field: "name".into(),
             message: format!("{name:?} is already registered"),

@@ -18,6 +18,8 @@ pub struct ServiceRow {
     /// When the service was registered, UTC, `YYYY-MM-DD HH:MM`.
     pub registered_at: String,
     pub updated_at: String,
+    /// Since when discovery no longer finds its manifest (UTC); empty while it does.
+    pub stale_since: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -34,6 +36,11 @@ impl From<&seam_snapshot::ServiceView> for ServiceRow {
             kind: m.kind.clone(),
             registered_at: view.meta.registered_at.format("%Y-%m-%d %H:%M").to_string(),
             updated_at: view.meta.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            stale_since: view
+                .meta
+                .stale_since
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -51,6 +58,10 @@ impl From<seam_store::ServiceRecord> for ServiceRow {
             kind: record.kind,
             registered_at: record.registered_at.format("%Y-%m-%d %H:%M").to_string(),
             updated_at: record.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            stale_since: record
+                .stale_since
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -182,7 +193,7 @@ impl TokenError {
 /// What a registration attempt from the web form led to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RegisterOutcome {
-    Registered(ServiceRow),
+    Registered(Box<ServiceRow>),
     /// The form was refused; nothing was stored. One entry per field at fault.
     Invalid(Vec<FieldError>),
 }

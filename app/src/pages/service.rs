@@ -92,6 +92,11 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
             <h1>{row.name.clone()}" "<code class="version">{row.version.clone()}</code></h1>
             <span class="pill">{row.lifecycle.clone()}</span>
         </div>
+        {(!row.stale_since.is_empty()).then(|| view! {
+            <p class="notice" id="stale-notice">
+                "Discovery no longer finds this service's manifest (since "{row.stale_since.clone()}" UTC). It stays in the catalog until it is served again or deleted."
+            </p>
+        })}
         <p class="muted">{description}</p>
         <dl class="facts">
             <dt>"Owner"</dt><dd>{row.owner.clone()}</dd>

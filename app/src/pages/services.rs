@@ -237,9 +237,13 @@ fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
 fn service_row(row: ServiceRow) -> impl IntoView {
     let key = row.name.clone();
     let href = format!("/services/{}", row.name);
+    let stale = (!row.stale_since.is_empty()).then(|| {
+        let title = format!("Its manifest is no longer served (since {} UTC)", row.stale_since);
+        view! { " "<span class="pill stale" title=title>"stale"</span> }
+    });
     view! {
         <tr data-service=key>
-            <td class="name"><a href=href>{row.name}</a></td>
+            <td class="name"><a href=href>{row.name}</a>{stale}</td>
             <td><code>{row.version}</code></td>
             <td>{row.owner}</td>
             <td>{row.domain}</td>

@@ -675,13 +675,10 @@ fn caps_diagnostics_and_counts_the_rest() {
 
 #[test]
 fn refuses_links_that_are_not_http() {
-    let text = format!(
-        "{}",
-        minimal("a", "").replacen(
-            "metadata:\n",
-            "metadata:\n  links: [{url: \"javascript:alert(1)\"}]\n",
-            1
-        )
+    let text = minimal("a", "").replacen(
+        "metadata:\n",
+        "metadata:\n  links: [{url: \"javascript:alert(1)\"}]\n",
+        1,
     );
     let found = diagnostics(&text);
     assert_eq!(found.len(), 1, "{found:?}");
