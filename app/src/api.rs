@@ -161,14 +161,35 @@ pub async fn manifest_diff(
         .service_history(&name)
         .await
         .map_err(internal)?;
-    let text = |revision: i64| {
+    let find = |revision: i64| {
         history
             .iter()
             .find(|r| r.revision == revision)
-            .map(crate::detail::pretty_manifest)
             .ok_or_else(|| ServerFnError::new(format!("{name} has no revision {revision}")))
     };
-    Ok(crate::diff::lines(&text(from)?, &text(to)?))
+    let (old, new) = (find(from)?, find(to)?);
+    // The documents as their authors wrote them (normalised); revisions stored before
+    // Seam kept documents, or registered by name only, compare as the model's JSON.
+    let (old, new) = if old.document.is_empty() || new.document.is_empty() {
+        (
+            crate::detail::pretty_manifest(old),
+            crate::detail::pretty_manifest(new),
+        )
+    } else {
+        (old.document.clone(), new.document.clone())
+    };
+    let (old, new) = (old.clone(), new.clone());
+    tokio_blocking(move || crate::diff::lines(&old, &new)).await
+}
+
+/// Runs CPU work (a diff of two large documents) off the async threads.
+#[cfg(feature = "ssr")]
+async fn tokio_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ServerFnError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|err| internal(format!("diff failed: {err}")))
 }
 
 /// Returns every team with what it owns.

@@ -370,6 +370,20 @@ async fn manifests_upsert_idempotently_with_history() {
         changes(&body),
         ["unchanged service checkout", "unchanged service payments"]
     );
+    // Comments, quoting and layout are no change either.
+    let reformatted = CHECKOUT
+        .replace("version: 1.4.0", "version: \"1.4.0\"   # bumped by CI")
+        .replace(
+            "  owner: team-payments\n  domain: commerce",
+            "  domain: commerce\n  owner:    team-payments",
+        );
+    assert_ne!(reformatted, CHECKOUT);
+    let (status, body) = server.put_manifest(&reformatted, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        changes(&body),
+        ["unchanged service checkout", "unchanged service payments"]
+    );
 
     let (status, body) = server
         .put_manifest(&CHECKOUT.replace("1.4.0", "1.5.0"), None)
@@ -391,6 +405,17 @@ async fn manifests_upsert_idempotently_with_history() {
     let revisions = history["revisions"].as_array().unwrap();
     assert_eq!(revisions.len(), 2);
     assert_eq!(revisions[0]["manifest"]["version"], "1.4.0");
+    // Each revision keeps its document as written (normalised), in the author's names.
+    let document = revisions[1]["document"].as_str().unwrap();
+    assert!(
+        document
+            .starts_with("apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: checkout\n"),
+        "{document}"
+    );
+    assert!(
+        document.contains("  - service: payments\n    version: ^2.1\n"),
+        "{document}"
+    );
     assert!(revisions[0]["valid_to"].is_string());
     assert!(revisions[1]["valid_to"].is_null());
 

@@ -69,6 +69,9 @@ pub struct RevisionRecord {
     pub service: String,
     pub revision: i64,
     pub manifest: String,
+    /// The document that declared it, as normalised YAML in the author's field names;
+    /// empty for revisions stored before Seam kept it, and for quick registrations.
+    pub document: String,
     pub source: String,
     /// The API token's name, the collector, or `open`; empty for revisions stored
     /// before Seam recorded it.

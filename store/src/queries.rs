@@ -9,7 +9,7 @@ pub(crate) const SERVICE_COLUMNS: &str = "id, name, version, owner, domain, syst
      kind, description, source, manifest, revision, registered_at, updated_at, origin, stale_since";
 
 pub(crate) const REVISION_COLUMNS: &str =
-    "service, revision, manifest, source, submitted_by, origin, valid_from, valid_to";
+    "service, revision, manifest, document, source, submitted_by, origin, valid_from, valid_to";
 
 pub(crate) const ENTITY_REVISION_COLUMNS: &str =
     "kind, name, revision, spec, source, submitted_by, origin, valid_from, valid_to";
@@ -23,6 +23,7 @@ macro_rules! impl_store {
             async fn upsert_service(
                 tx: &mut sqlx::Transaction<'_, $db>,
                 manifest: &seam_catalog::manifest::ServiceManifest,
+                document: &str,
                 by: $crate::Submission<'_>,
                 now: chrono::DateTime<chrono::Utc>,
                 create_only: bool,
@@ -117,12 +118,13 @@ macro_rules! impl_store {
                 .execute(&mut **tx)
                 .await?;
                 sqlx::query(
-                    "INSERT INTO manifest_revisions (service, revision, manifest, source, \
-                     submitted_by, origin, valid_from) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO manifest_revisions (service, revision, manifest, document, source, \
+                     submitted_by, origin, valid_from) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&manifest.name)
                 .bind(revision)
                 .bind(&stored)
+                .bind(document)
                 .bind(by.source)
                 .bind(by.by)
                 .bind(by.origin)
@@ -338,7 +340,7 @@ macro_rules! impl_store {
             ) -> Result<$crate::ServiceRecord, $crate::StoreError> {
                 let manifest = $crate::minimal_manifest(service);
                 let mut tx = self.pool.begin().await?;
-                Self::upsert_service(&mut tx, &manifest, by, now, true).await?;
+                Self::upsert_service(&mut tx, &manifest, "", by, now, true).await?;
                 tx.commit().await?;
                 self.get_service(service.name())
                     .await?
@@ -355,7 +357,14 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin().await?;
                 let mut changes = Vec::with_capacity(catalog.services.len() + entities.len());
                 for manifest in &catalog.services {
-                    changes.push(Self::upsert_service(&mut tx, manifest, by, now, false).await?);
+                    let document = catalog
+                        .documents
+                        .get(&manifest.name)
+                        .map(String::as_str)
+                        .unwrap_or_default();
+                    changes.push(
+                        Self::upsert_service(&mut tx, manifest, document, by, now, false).await?,
+                    );
                 }
                 for entity in &entities {
                     changes.push(Self::upsert_entity(&mut tx, entity, by, now).await?);

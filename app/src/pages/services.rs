@@ -238,7 +238,10 @@ fn service_row(row: ServiceRow) -> impl IntoView {
     let key = row.name.clone();
     let href = format!("/services/{}", row.name);
     let stale = (!row.stale_since.is_empty()).then(|| {
-        let title = format!("Its manifest is no longer served (since {} UTC)", row.stale_since);
+        let title = format!(
+            "Its manifest is no longer served (since {} UTC)",
+            row.stale_since
+        );
         view! { " "<span class="pill stale" title=title>"stale"</span> }
     });
     view! {

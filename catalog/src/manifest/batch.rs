@@ -113,6 +113,8 @@ struct Declared {
     file: String,
     document: usize,
     read: Read,
+    /// The document as normalised YAML, in the author's field names.
+    rendered: String,
 }
 
 impl Declared {
@@ -145,11 +147,12 @@ impl Batch {
         self.declared.len()
     }
 
-    pub fn add(&mut self, file: &str, document: usize, read: Read) {
+    pub fn add(&mut self, file: &str, document: usize, read: Read, rendered: String) {
         self.declared.push(Declared {
             file: file.to_owned(),
             document,
             read,
+            rendered,
         });
     }
 
@@ -190,6 +193,7 @@ impl Batch {
                 file,
                 document,
                 read,
+                rendered,
             } = declared;
             let mut cx = Cx {
                 file: &file,
@@ -198,9 +202,13 @@ impl Batch {
             };
             let mut refs = read.refs;
             match read.entity {
-                Entity::Service(service) => catalog.services.push(service),
+                Entity::Service(service) => {
+                    catalog.documents.insert(service.name.clone(), rendered);
+                    catalog.services.push(service);
+                }
                 Entity::Component(service, relations) => {
                     let service = index.map_component(&mut cx, service, relations, &mut refs);
+                    catalog.documents.insert(service.name.clone(), rendered);
                     catalog.services.push(service);
                 }
                 Entity::Api(api) => catalog.apis.push(api),

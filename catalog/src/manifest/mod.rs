@@ -351,7 +351,13 @@ fn read_input(batch: &mut Batch, file: &str, text: &str, limits: &Limits) {
             diagnostics: &mut batch.diagnostics,
         };
         if let Some(read) = read_document(&mut cx, &document.root) {
-            batch.add(file, document.index, read);
+            let rendered = match read.entity {
+                batch::Entity::Service(_) | batch::Entity::Component(..) => {
+                    tree::render_yaml(&document.root)
+                }
+                _ => String::new(),
+            };
+            batch.add(file, document.index, read, rendered);
         }
     }
 }

@@ -239,6 +239,10 @@ pub struct Catalog {
     pub domains: Vec<DomainEntity>,
     pub teams: Vec<TeamEntity>,
     pub resources: Vec<ResourceEntity>,
+    /// For each service, the document that declared it as normalised YAML in the
+    /// author's own field names (comments and layout dropped): what revision diffs show.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub documents: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

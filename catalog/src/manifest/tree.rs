@@ -451,6 +451,104 @@ impl Builder {
     }
 }
 
+/// Renders a document as normalised YAML: the author's keys, order and values, without
+/// comments, anchors or layout choices (two-space indentation, block style, strings
+/// quoted only where YAML needs it). Two documents that differ only in comments or
+/// formatting render the same.
+pub(crate) fn render_yaml(node: &Node) -> String {
+    let mut out = String::new();
+    render_node(node, 0, &mut out);
+    out
+}
+
+fn render_node(node: &Node, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match &node.value {
+        Value::Scalar(scalar) => {
+            out.push_str(&render_scalar(scalar));
+            out.push('\n');
+        }
+        Value::Seq(items) if items.is_empty() => out.push_str("[]\n"),
+        Value::Map(entries) if entries.is_empty() => out.push_str("{}\n"),
+        Value::Seq(items) => {
+            for item in items {
+                out.push_str(&pad);
+                out.push_str("- ");
+                render_inline_start(item, indent + 2, out);
+            }
+        }
+        Value::Map(entries) => {
+            for (i, entry) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(&pad);
+                }
+                out.push_str(&render_key(&entry.key));
+                out.push(':');
+                match &entry.value.value {
+                    Value::Scalar(_) => {
+                        out.push(' ');
+                        render_node(&entry.value, indent + 2, out);
+                    }
+                    Value::Seq(items) if items.is_empty() => out.push_str(" []\n"),
+                    Value::Map(inner) if inner.is_empty() => out.push_str(" {}\n"),
+                    Value::Seq(_) => {
+                        out.push('\n');
+                        render_node(&entry.value, indent, out);
+                    }
+                    Value::Map(_) => {
+                        out.push('\n');
+                        out.push_str(&" ".repeat(indent + 2));
+                        render_node(&entry.value, indent + 2, out);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Renders a list item after its `- `: a mapping's first key goes on the dash's line.
+fn render_inline_start(node: &Node, indent: usize, out: &mut String) {
+    match &node.value {
+        Value::Seq(items) if !items.is_empty() => {
+            out.push('\n');
+            render_node(node, indent, out);
+        }
+        _ => render_node(node, indent, out),
+    }
+}
+
+fn render_key(key: &str) -> String {
+    render_scalar(&Scalar {
+        text: key.to_owned(),
+        kind: ScalarKind::String,
+    })
+}
+
+fn render_scalar(scalar: &Scalar) -> String {
+    let text = scalar.text.as_str();
+    let plain_safe = !text.is_empty()
+        && text.trim() == text
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && !text.ends_with(':')
+        && !text.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c))
+        && text.chars().all(|c| !c.is_control())
+        && !text.contains(['\n', '\t']);
+    match scalar.kind {
+        ScalarKind::String => {
+            let reads_back_as_string =
+                scalar_kind(text, ScalarStyle::Plain, None) == ScalarKind::String;
+            if plain_safe && reads_back_as_string {
+                text.to_owned()
+            } else {
+                serde_json::to_string(text).unwrap_or_default()
+            }
+        }
+        _ if plain_safe => text.to_owned(),
+        _ => serde_json::to_string(text).unwrap_or_default(),
+    }
+}
+
 /// Types a scalar by YAML 1.2's core schema: quoted and block scalars and `!!str` are
 /// strings; plain scalars may be null, booleans or numbers.
 fn scalar_kind(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> ScalarKind {
@@ -643,6 +741,20 @@ mod tests {
             panic!("not a map")
         };
         assert_eq!(inner[0].value.pos, Pos { line: 4, column: 8 });
+    }
+
+    #[test]
+    fn renders_documents_without_comments_or_layout() {
+        let a = "# owner changed in March\nkind: Service   # trailing\nmetadata: {name: \"checkout\", tags: [a, b]}\nspec:\n    version: '1.4.0'\n    empty: []\n    ports:\n      - {port: 80, name: http}\n      - 8080\n    note: \"yes: really\"\n";
+        let b = "kind: Service\nmetadata:\n  name: checkout\n  tags:\n    - a\n    - b\nspec:\n  version: \"1.4.0\"\n  empty: []\n  ports:\n  - name: http\n    port: 80\n  - 8080\n  note: 'yes: really'\n";
+        let render = |text: &str| render_yaml(&parse(text, 32, 10).documents[0].root);
+        assert_eq!(
+            render(a),
+            "kind: Service\nmetadata:\n  name: checkout\n  tags:\n  - a\n  - b\nspec:\n  version: 1.4.0\n  empty: []\n  ports:\n  - port: 80\n    name: http\n  - 8080\n  note: \"yes: really\"\n"
+        );
+        // Key order is the author's: `b` writes name before port.
+        assert_ne!(render(a), render(b));
+        assert_eq!(render(a), render(&a.replace("# trailing", "")));
     }
 
     #[test]

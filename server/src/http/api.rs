@@ -224,6 +224,12 @@ struct RevisionJson {
     source: String,
     /// The API token's name, the collector, or `open`.
     submitted_by: String,
+    /// Where it came from: a file path, `api`, a discovery URL.
+    origin: String,
+    /// The document that declared it, as normalised YAML in the author's field names
+    /// (absent for revisions stored before Seam kept documents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document: Option<String>,
     valid_from: chrono::DateTime<chrono::Utc>,
     valid_to: Option<chrono::DateTime<chrono::Utc>>,
     manifest: Option<ServiceManifest>,
@@ -240,6 +246,8 @@ impl From<RevisionRecord> for RevisionJson {
             revision: r.revision,
             source: r.source,
             submitted_by: r.submitted_by,
+            origin: r.origin,
+            document: Some(r.document).filter(|d| !d.is_empty()),
             valid_from: r.valid_from,
             valid_to: r.valid_to,
         }
