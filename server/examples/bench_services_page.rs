@@ -49,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         otlp_endpoint: None,
         site_root: "target/site".into(),
         api_tokens: Vec::new(),
+        read_tokens: Vec::new(),
         collectors: Default::default(),
         outbound: Default::default(),
     };

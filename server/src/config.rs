@@ -58,6 +58,17 @@ pub struct ServeArgs {
     )]
     pub api_tokens: Vec<String>,
 
+    /// Token that reading needs, as `name:secret`: with any set, the API's reads need
+    /// `Authorization: Bearer SECRET` and the web pages ask for a token once (a signed,
+    /// HttpOnly cookie). API tokens read too. Unset (the default): reads are open
+    #[arg(
+        long = "read-token",
+        env = "SEAM_READ_TOKENS",
+        value_name = "NAME:SECRET",
+        value_delimiter = ','
+    )]
+    pub read_tokens: Vec<String>,
+
     /// Directory of the built web assets (pkg/seam.js, pkg/seam_bg.wasm, pkg/seam.css)
     /// [default: ../site next to the binary's directory, else target/site]
     #[arg(long, env = "SEAM_SITE_ROOT", value_name = "DIR")]
@@ -84,6 +95,7 @@ struct FileConfig {
     otlp_endpoint: Option<String>,
     site_root: Option<PathBuf>,
     api_tokens: Option<Vec<String>>,
+    read_tokens: Option<Vec<String>>,
     #[serde(default)]
     collectors: CollectorsConfig,
     #[serde(default)]
@@ -103,6 +115,8 @@ pub struct Config {
     /// Tokens accepted on write calls, as `name:secret` (the name is recorded with
     /// every revision the token submits); empty means write calls need none.
     pub api_tokens: Vec<String>,
+    /// Tokens reading needs, as `name:secret`; empty means reads are open.
+    pub read_tokens: Vec<String>,
     pub collectors: CollectorsConfig,
     /// Which URLs Seam may fetch when a manifest or the configuration names them.
     pub outbound: OutboundConfig,
@@ -162,19 +176,26 @@ impl Config {
                 .site_root
                 .or(file.site_root)
                 .unwrap_or_else(default_site_root),
-            api_tokens: if args.api_tokens.is_empty() {
-                file.api_tokens.unwrap_or_default()
-            } else {
-                args.api_tokens
-            }
-            .into_iter()
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty())
-            .collect(),
+            api_tokens: tokens(args.api_tokens, file.api_tokens),
+            read_tokens: tokens(args.read_tokens, file.read_tokens),
             collectors: file.collectors,
             outbound: file.outbound,
         })
     }
+}
+
+/// Tokens from the flags or environment, else from the file; blanks dropped.
+fn tokens(args: Vec<String>, file: Option<Vec<String>>) -> Vec<String> {
+    let chosen = if args.is_empty() {
+        file.unwrap_or_default()
+    } else {
+        args
+    };
+    chosen
+        .into_iter()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

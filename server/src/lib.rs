@@ -70,15 +70,22 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let catalog = seam_store::LiveCatalog::open(store)
         .await
         .context("cannot read the catalog")?;
+    let tokens = auth::Tokens::parse(&config.api_tokens);
     let state = AppState {
         leptos_options,
         catalog,
         metrics: Metrics::new(),
-        tokens: auth::Tokens::parse(&config.api_tokens),
+        read: auth::ReadAccess::new(&config.read_tokens, &tokens),
+        tokens,
     };
     if config.api_tokens.is_empty() {
         tracing::warn!(
             "no api token configured: write calls of the api are open to anyone who can reach seam"
+        );
+    }
+    if !state.read.required() {
+        tracing::info!(
+            "no read token configured: the catalog is readable by anyone who can reach seam"
         );
     }
     let (sink, batches) = tokio::sync::mpsc::channel(64);

@@ -34,6 +34,7 @@ impl TestServer {
             otlp_endpoint: None,
             site_root: PathBuf::from("target/site"),
             api_tokens: Vec::new(),
+            read_tokens: Vec::new(),
             collectors: Default::default(),
             outbound: Default::default(),
         };
@@ -940,4 +941,110 @@ async fn backstage_examples_resolve_the_same_however_they_arrive() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn read_tokens_protect_the_api_and_the_pages() {
+    let server = TestServer::start_with(|config| {
+        config.api_tokens = vec!["ci:wr1te".into()];
+        config.read_tokens = vec!["viewer:r3ad".into()];
+    })
+    .await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The API needs a token to read; a read token or an API token will do.
+    let (status, body) = server.get_json("/api/v1/services").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    for token in ["r3ad", "wr1te"] {
+        let response = server
+            .client
+            .get(server.url("/api/v1/services"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{token}");
+    }
+    // A read token does not write.
+    assert_eq!(
+        server.put_manifest(CHECKOUT, Some("r3ad")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Health stays open.
+    assert_eq!(server.get_text("/healthz").await.0, StatusCode::OK);
+
+    // Pages send the browser to sign in, once.
+    let response = no_redirects
+        .get(server.url("/services?owner=a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        "/signin?next=%2Fservices%3Fowner%3Da"
+    );
+    let page = no_redirects
+        .get(server.url("/signin?next=/services"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<title>Sign in · Seam</title>"), "{page}");
+    let wrong = no_redirects
+        .post(server.url("/signin"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=nope&next=%2Fservices")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong
+        .text()
+        .await
+        .unwrap()
+        .contains("This token is not accepted."));
+    let signed_in = no_redirects
+        .post(server.url("/signin"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=r3ad&next=%2F%2Fevil.example%2F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        signed_in.headers()["location"],
+        "/services",
+        "never off-site"
+    );
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = no_redirects
+        .get(server.url("/services"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    // A forged cookie is no session.
+    let forged = format!("{}0", &session[..session.len() - 1]);
+    let page = no_redirects
+        .get(server.url("/services"))
+        .header("cookie", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
 }

@@ -47,6 +47,7 @@ async fn spans_reach_the_configured_otlp_endpoint() {
         otlp_endpoint: Some(endpoint),
         site_root: PathBuf::from("target/site"),
         api_tokens: Vec::new(),
+        read_tokens: Vec::new(),
         collectors: Default::default(),
         outbound: Default::default(),
     };

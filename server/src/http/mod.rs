@@ -4,6 +4,7 @@
 
 mod api;
 mod error;
+mod signin;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
-use crate::auth::Tokens;
+use crate::auth::{ReadAccess, Tokens};
 use crate::metrics::{HttpRequestCompleted, Metrics};
 
 pub use error::ApiError;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Bearer tokens accepted on write calls; empty means none is needed.
     pub tokens: Tokens,
+    /// Who may read; open unless read tokens are configured.
+    pub read: ReadAccess,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -58,6 +61,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .route("/", get(home))
+        .route("/signin", get(signin::page).post(signin::submit))
+        .route("/signout", axum::routing::post(signin::sign_out))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -90,6 +95,10 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            signin::require_read,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             track_request,
