@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{Content, ManifestSink};
+use crate::{CollectorContext, Content};
 
 fn default_interval() -> u64 {
     10
@@ -172,14 +172,14 @@ fn removal(found: &Scan, prune: bool) -> Removal {
     }
 }
 
-/// Runs the directory collector until the sink closes. File reads happen on the
+/// Runs the directory collector until Seam shuts down or ingest is gone. File reads happen on the
 /// blocking pool.
-pub async fn run(config: DirectoryConfig, sink: ManifestSink) {
+pub async fn run(config: DirectoryConfig, mut cx: CollectorContext) {
     let mut seen: HashMap<PathBuf, String> = HashMap::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(config.interval_secs.max(1)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
+    while cx.next_round(&mut ticker).await {
+        let sink = cx.out.clone();
         let scan_config = config.clone();
         let result = tokio::task::spawn_blocking(move || {
             let changed = scan(&scan_config, &seen);
@@ -314,7 +314,13 @@ mod run_tests {
             prune: true,
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let task = tokio::spawn(run(config, tx));
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let cx = CollectorContext {
+            out: tx,
+            shutdown,
+            policy: Default::default(),
+        };
+        let task = tokio::spawn(run(config, cx));
         let first = rx.recv().await.unwrap();
         assert!(first.replaces_origin);
         first.done.send(Outcome::Failed).unwrap();
@@ -331,7 +337,9 @@ mod run_tests {
         assert!(gone.origin.ends_with("a.yaml"), "{}", gone.origin);
         assert_eq!(gone.content, Content::Gone);
         gone.done.send(Outcome::Stored).unwrap();
-        task.abort();
+        // Shutting down ends the collector.
+        stop.send(true).unwrap();
+        task.await.unwrap();
     }
 
     #[test]

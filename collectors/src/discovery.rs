@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::outbound::{OutboundError, OutboundPolicy};
-use crate::{Content, ManifestSink};
+use crate::{CollectorContext, Content};
 
 fn default_path() -> String {
     "/.well-known/seam/manifest.yaml".to_owned()
@@ -155,34 +155,33 @@ fn round_urls(config: &DiscoveryConfig, catalog: &[String]) -> Vec<String> {
     urls
 }
 
-/// Runs discovery until the sink closes. `catalog` carries the instance base URLs the
+/// Runs discovery until Seam shuts down or ingest is gone. `catalog` carries the instance base URLs the
 /// catalog declares (the server keeps it current); it is read only with `from_catalog`.
 /// Each round fetches its targets in parallel, at most `concurrency` at a time; an ETag
 /// is remembered only once ingest settled the manifest it came with.
 pub async fn run(
     config: DiscoveryConfig,
-    policy: OutboundPolicy,
-    sink: ManifestSink,
+    mut cx: CollectorContext,
     catalog: tokio::sync::watch::Receiver<Vec<String>>,
 ) {
+    let sink = cx.out.clone();
     let interval = Duration::from_secs(config.interval_secs.max(1));
     let timeout = Duration::from_secs(config.timeout_secs.max(1)).min(interval);
-    let client = match policy.client_builder().timeout(timeout).build() {
+    let client = match cx.policy.client_builder().timeout(timeout).build() {
         Ok(client) => client,
         Err(err) => {
             tracing::error!(error = %err, "discovery cannot build its http client");
             return;
         }
     };
-    let policy = Arc::new(policy);
+    let policy = Arc::new(cx.policy.clone());
     let concurrency = config.concurrency.max(1);
     let mut etags: HashMap<String, String> = HashMap::new();
     // Rounds in a row each URL failed; reported gone once it reaches `stale_after`.
     let mut failures: HashMap<String, u32> = HashMap::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
+    while cx.next_round(&mut ticker).await {
         let mut urls = round_urls(&config, &catalog.borrow()).into_iter();
         let mut running = tokio::task::JoinSet::new();
         loop {
@@ -385,7 +384,13 @@ mod tests {
             stale_after: 3,
         };
         let (_catalog_tx, catalog) = tokio::sync::watch::channel(Vec::new());
-        let task = tokio::spawn(run(config, OutboundPolicy::default(), tx, catalog));
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        let cx = CollectorContext {
+            out: tx,
+            shutdown,
+            policy: OutboundPolicy::default(),
+        };
+        let task = tokio::spawn(run(config, cx, catalog));
         let batch = rx.recv().await.unwrap();
         assert_eq!(
             batch.origin,

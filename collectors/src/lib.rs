@@ -61,6 +61,29 @@ impl Outcome {
 /// Where collectors send what they fetch.
 pub type ManifestSink = mpsc::Sender<ManifestBatch>;
 
+/// What every collector is given, in the manner of Vector's `SourceContext`: where its
+/// typed output goes, the signal to stop, and the policy its fetches obey.
+#[derive(Clone)]
+pub struct CollectorContext {
+    pub out: ManifestSink,
+    /// Turns `true` when Seam shuts down; collectors finish the batch in hand and stop.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub policy: outbound::OutboundPolicy,
+}
+
+impl CollectorContext {
+    /// Waits for the next tick of `ticker`; `false` once Seam is shutting down.
+    pub async fn next_round(&mut self, ticker: &mut tokio::time::Interval) -> bool {
+        if *self.shutdown.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = ticker.tick() => true,
+            _ = self.shutdown.wait_for(|stop| *stop) => false,
+        }
+    }
+}
+
 /// Sends what `origin` holds to ingest and waits for its outcome; `None` when ingest is
 /// gone.
 pub async fn deliver(
@@ -93,26 +116,24 @@ pub struct CollectorsConfig {
     pub directory: Option<directory::DirectoryConfig>,
 }
 
-/// Starts every configured collector; the tasks stop when the returned set is dropped.
-/// `catalog_targets` carries the instance base URLs the catalog declares, for discovery;
-/// every fetch obeys `policy`.
+/// Starts every configured collector; they stop on `cx.shutdown`, or when the returned
+/// set is dropped. `catalog_targets` carries the instance base URLs the catalog declares,
+/// for discovery.
 pub fn spawn(
     config: &CollectorsConfig,
-    policy: &outbound::OutboundPolicy,
-    sink: ManifestSink,
+    cx: &CollectorContext,
     catalog_targets: tokio::sync::watch::Receiver<Vec<String>>,
 ) -> JoinSet<()> {
     let mut tasks = JoinSet::new();
     if let Some(discovery) = &config.discovery {
         tasks.spawn(discovery::run(
             discovery.clone(),
-            policy.clone(),
-            sink.clone(),
+            cx.clone(),
             catalog_targets,
         ));
     }
     if let Some(directory) = &config.directory {
-        tasks.spawn(directory::run(directory.clone(), sink));
+        tasks.spawn(directory::run(directory.clone(), cx.clone()));
     }
     tracing::info!(collectors = tasks.len(), "collectors started");
     tasks

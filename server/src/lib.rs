@@ -89,10 +89,17 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         );
     }
     let (sink, batches) = tokio::sync::mpsc::channel(64);
+    let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
     let (instance_urls, catalog_targets) = tokio::sync::watch::channel(Vec::new());
     let policy = seam_collectors::outbound::OutboundPolicy::new(&config.outbound)
         .context("invalid [outbound] policy")?;
-    let mut background = seam_collectors::spawn(&config.collectors, &policy, sink, catalog_targets);
+    let cx = seam_collectors::CollectorContext {
+        out: sink,
+        shutdown: shutdown.subscribe(),
+        policy,
+    };
+    let mut background = seam_collectors::spawn(&config.collectors, &cx, catalog_targets);
+    drop(cx);
     background.spawn(ingest::run(batches, state.catalog.clone()));
     if config
         .collectors
@@ -117,7 +124,6 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let (shutdown, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
