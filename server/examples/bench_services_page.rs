@@ -92,7 +92,21 @@ async fn main() -> anyhow::Result<()> {
         "{base}/api/v1/services?q=number%201&domain=domain-1&sort=owner&order=desc&limit=50&offset=50"
     ))
     .await;
-    let (detail, _) = time(format!("{base}/services/svc-00042")).await;
+    let (detail, detail_bytes) = time(format!("{base}/services/svc-00042")).await;
+
+    // One more service at this size: the write, its transaction and the new snapshot.
+    let mut writes = Vec::with_capacity(RUNS);
+    for i in 0..RUNS {
+        let started = Instant::now();
+        let response = client
+            .put(format!("{base}/api/v1/manifests"))
+            .header("content-type", "application/yaml")
+            .body(manifest(services + i))
+            .send()
+            .await?;
+        anyhow::ensure!(response.status().is_success(), "{}", response.text().await?);
+        writes.push(started.elapsed());
+    }
 
     // The same filtered, sorted page as SQL on the same SQLite file: what every request
     // did before the snapshot (plus parsing the rows, which is left out in its favour).
@@ -148,7 +162,8 @@ async fn main() -> anyhow::Result<()> {
         api,
         api_bytes,
     );
-    row("GET /services/svc-00042 (service page, SSR)", detail, 0);
+    row("GET /services/svc-00042 (service page, SSR)", detail, detail_bytes);
+    row("PUT one new service (commit + snapshot rebuild)", median(writes), 0);
     row(
         "baseline: the same page as SQL on SQLite (query only)",
         median(sql),
