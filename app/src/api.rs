@@ -7,8 +7,10 @@ use leptos::prelude::*;
 
 use crate::dto::{
     DiffLine, DomainRow, ListQuery, ManifestCheck, RegisterOutcome, ServiceDetail, ServiceListPage,
-    ServiceRow, TeamRow, TokenError,
+    TeamRow,
 };
+#[cfg(feature = "ssr")]
+use crate::dto::{ServiceRow, TokenError};
 
 #[cfg(feature = "ssr")]
 fn catalog() -> Result<std::sync::Arc<seam_store::LiveCatalog>, ServerFnError> {

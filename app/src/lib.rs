@@ -70,9 +70,12 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Stylesheet id="seam" href="/pkg/seam.css"/>
-        <Title text="Seam"/>
+        // Every page names itself: `Services · Seam`.
+        <Title formatter=|text: String| if text.is_empty() { "Seam".to_owned() } else { format!("{text} · Seam") }/>
         <Router>
+            <FocusOnNavigation/>
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
+                <a class="skip-link" href="#main">"Skip to content"</a>
                 <header class="topbar">
                     <A href="/services" attr:class="brand">"Seam"</A>
                     <nav>
@@ -82,7 +85,7 @@ pub fn App() -> impl IntoView {
                         <A href="/register">"Register"</A>
                     </nav>
                 </header>
-                <main>
+                <main id="main" tabindex="-1">
                     <Routes fallback=|| view! { <pages::NotFound/> }>
                         <Route path=StaticSegment("services") view=pages::ServicesPage ssr=SsrMode::Async/>
                         <Route
@@ -99,6 +102,52 @@ pub fn App() -> impl IntoView {
         </Router>
     }
 }
+
+/// Moves keyboard and screen-reader focus to the new page's heading after in-app
+/// navigation, as a full page load would put them at the top of the new page.
+#[component]
+fn FocusOnNavigation() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.as_ref().is_some_and(|p| *p != path) {
+            focus_heading(0);
+        }
+        path
+    });
+}
+
+/// Focuses the page's `h1` once it is rendered (data may still be loading), trying for
+/// about a second, else the main region.
+#[cfg(feature = "hydrate")]
+fn focus_heading(attempt: u32) {
+    use wasm_bindgen::JsCast;
+    let found = document()
+        .query_selector("main h1")
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    match found {
+        Some(heading) => drop(heading.focus()),
+        None if attempt < 20 => {
+            set_timeout(
+                move || focus_heading(attempt + 1),
+                std::time::Duration::from_millis(50),
+            );
+        }
+        None => {
+            if let Some(main) = document()
+                .get_element_by_id("main")
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = main.focus();
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn focus_heading(_attempt: u32) {}
 
 /// The browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

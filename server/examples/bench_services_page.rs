@@ -162,8 +162,16 @@ async fn main() -> anyhow::Result<()> {
         api,
         api_bytes,
     );
-    row("GET /services/svc-00042 (service page, SSR)", detail, detail_bytes);
-    row("PUT one new service (commit + snapshot rebuild)", median(writes), 0);
+    row(
+        "GET /services/svc-00042 (service page, SSR)",
+        detail,
+        detail_bytes,
+    );
+    row(
+        "PUT one new service (commit + snapshot rebuild)",
+        median(writes),
+        0,
+    );
     row(
         "baseline: the same page as SQL on SQLite (query only)",
         median(sql),

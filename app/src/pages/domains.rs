@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::api::domains_overview;
 
@@ -8,7 +9,8 @@ pub fn DomainsPage() -> impl IntoView {
     let domains = Resource::new(|| (), |_| domains_overview());
     view! {
         <section class="page">
-            <h1>"Domains"</h1>
+            <Title text="Domains"/>
+            <h1 tabindex="-1">"Domains"</h1>
             <p class="muted">"Bounded contexts, with the systems and services inside each."</p>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {

@@ -8,7 +8,8 @@ pub fn NotFound() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <h1>"Not found"</h1>
+        <leptos_meta::Title text="Not found"/>
+        <h1 tabindex="-1">"Not found"</h1>
         <p>"No page here. " <a href="/services">"Back to the services"</a></p>
     }
 }

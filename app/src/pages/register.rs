@@ -121,8 +121,20 @@ pub fn RegisterPage() -> impl IntoView {
     view! {
         <section class="page">
             <div class="page-head">
-                <h1>"Register by manifest"</h1>
-                <button type="button" class="secondary" id="load-example" on:click=move |_| set_now(EXAMPLE.to_owned())>
+                <leptos_meta::Title text="Register"/>
+                <h1 tabindex="-1">"Register by manifest"</h1>
+                <button type="button" class="secondary" id="load-example" on:click=move |_| {
+                    // Typed text is not replaced without asking.
+                    let typed = text.get_untracked();
+                    let keep = !typed.trim().is_empty()
+                        && typed != EXAMPLE
+                        && !window()
+                            .confirm_with_message("Replace the text you typed with the example?")
+                            .unwrap_or(false);
+                    if !keep {
+                        set_now(EXAMPLE.to_owned());
+                    }
+                }>
                     "Load an example"
                 </button>
             </div>

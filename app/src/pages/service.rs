@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_service_detail, manifest_diff};
@@ -89,7 +90,8 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
     let name = row.name.clone();
     view! {
         <div class="page-head">
-            <h1>{row.name.clone()}" "<code class="version">{row.version.clone()}</code></h1>
+            <Title text=format!("Service {}", row.name)/>
+            <h1 tabindex="-1">{row.name.clone()}" "<code class="version">{row.version.clone()}</code></h1>
             <span class="pill">{row.lifecycle.clone()}</span>
         </div>
         {(!row.stale_since.is_empty()).then(|| view! {
@@ -146,7 +148,7 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
         <History name revisions/>
         <details class="card">
             <summary>"Current manifest (normalised)"</summary>
-            <pre class="manifest">{manifest_json}</pre>
+            <pre class="manifest" tabindex="0" role="region" aria-label="Current manifest">{manifest_json}</pre>
         </details>
     }
 }
@@ -163,10 +165,10 @@ fn History(name: String, revisions: Vec<crate::dto::RevisionRow>) -> impl IntoVi
         move |(from, to)| manifest_diff(name.get_value(), from, to),
     );
     let options = revisions.iter().map(|r| r.revision).collect::<Vec<_>>();
-    let select = move |id: &'static str, value: RwSignal<i64>| {
+    let select = move |id: &'static str, label: &'static str, value: RwSignal<i64>| {
         let options = options.clone();
         view! {
-            <select id=id prop:value=move || value.get().to_string()
+            <select id=id aria-label=label prop:value=move || value.get().to_string()
                 on:change=move |ev| value.set(event_target_value(&ev).parse().unwrap_or(1))>
                 {options.into_iter().map(|r| view! { <option value=r.to_string()>{format!("revision {r}")}</option> }).collect_view()}
             </select>
@@ -186,12 +188,12 @@ fn History(name: String, revisions: Vec<crate::dto::RevisionRow>) -> impl IntoVi
                     }).collect_view()}
                 </tbody>
             </table>
-            <p class="diff-pick">"Compare "{select("diff-from", from)}" with "{select("diff-to", to)}</p>
+            <p class="diff-pick">"Compare "{select("diff-from", "Compare from revision", from)}" with "{select("diff-to", "with revision", to)}</p>
             <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
                 {move || Suspend::new(async move {
                     match diff.await {
                         Ok(lines) => view! {
-                            <pre class="diff" id="diff">
+                            <pre class="diff" id="diff" tabindex="0" role="region" aria-label="Changes between the two revisions">
                                 {lines.into_iter().map(|l| {
                                     let (class, mark) = match l.kind {
                                         DiffKind::Same => ("same", "  "),

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
@@ -41,7 +42,8 @@ pub fn ServicesPage() -> impl IntoView {
     view! {
         <section class="page">
             <div class="page-head">
-                <h1>"Services"</h1>
+                <Title text="Services"/>
+                <h1 tabindex="-1">"Services"</h1>
             </div>
             <Suspense fallback=|| view! { <p class="muted">"Loading services…"</p> }>
                 {move || Suspend::new(async move {

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::api::teams_overview;
 
@@ -21,7 +22,8 @@ pub fn TeamsPage() -> impl IntoView {
     let teams = Resource::new(|| (), |_| teams_overview());
     view! {
         <section class="page">
-            <h1>"Teams"</h1>
+            <Title text="Teams"/>
+            <h1 tabindex="-1">"Teams"</h1>
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match teams.await {

@@ -1252,3 +1252,28 @@ fn refuses_recursive_aliases() {
         &["m.yaml:1:11: error: document 1: alias refers to a node that contains it; recursive structures are not allowed"],
     );
 }
+
+/// The usual mistakes are reported on the line they are on, not where the parser
+/// noticed them.
+#[test]
+fn syntax_errors_point_at_the_mistake() {
+    let head =
+        "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  version: 1.0.0\n";
+    let line_of = |text: &str| -> String {
+        let found = diagnostics(text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        found[0].clone()
+    };
+    // Line 7 in each.
+    let unclosed = line_of(&format!(
+        "{head}  consumes: [a, b\n  owner: t\n  lifecycle: production\n"
+    ));
+    assert!(unclosed.starts_with("m.yaml:7:13: error"), "{unclosed}");
+    assert!(unclosed.contains("this '[' is never closed"), "{unclosed}");
+    let indent = line_of(&format!("{head}   owner: t\n  lifecycle: production\n"));
+    assert!(indent.starts_with("m.yaml:7:"), "{indent}");
+    let tab = line_of(&format!("{head}\towner: t\n  lifecycle: production\n"));
+    assert!(tab.starts_with("m.yaml:7:1: error"), "{tab}");
+    let colon = line_of(&format!("{head}  owner t\n  lifecycle: production\n"));
+    assert!(colon.starts_with("m.yaml:7:"), "{colon}");
+}

@@ -170,7 +170,7 @@ pub(crate) fn parse(text: &str, max_depth: usize, max_documents: usize) -> Parse
                     ErrorKind::RecursionLimitExceeded => TreeError::TooDeep { max: max_depth },
                     _ => TreeError::Syntax(err.info()),
                 };
-                Err((Pos::from_marker(err.marker()), error))
+                Err(locate_mistake(text, Pos::from_marker(err.marker()), error))
             }
         };
         if let Err((pos, error)) = step {
@@ -190,6 +190,92 @@ pub(crate) fn parse(text: &str, max_depth: usize, max_documents: usize) -> Parse
         find_duplicate_keys(&doc.root, doc.index, &mut Vec::new(), &mut out.problems);
     }
     out
+}
+
+/// Moves a syntax error from where the parser noticed it to where the mistake is: a tab
+/// to the tab itself (the scanner reports the end of the token before it), a bracket or
+/// brace never closed to the line that opened it (the parser only notices lines later).
+fn locate_mistake(text: &str, noticed: Pos, error: TreeError) -> (Pos, TreeError) {
+    let TreeError::Syntax(info) = &error else {
+        return (noticed, error);
+    };
+    if info.contains("tab") {
+        if let Some(tab) = first_tab_from(text, noticed) {
+            return (tab, error);
+        }
+    }
+    if let Some(opener) = unclosed_flow_opener(text, noticed) {
+        if opener.0.line < noticed.line {
+            let message = format!(
+                "this '{}' is never closed (the parser stopped at line {}: {info})",
+                opener.1, noticed.line
+            );
+            return (opener.0, TreeError::Syntax(message));
+        }
+    }
+    (noticed, error)
+}
+
+/// The first tab at or after `from` that starts a line's indentation or follows it.
+fn first_tab_from(text: &str, from: Pos) -> Option<Pos> {
+    for (index, line) in text.lines().enumerate().skip(from.line.saturating_sub(1)) {
+        let number = index + 1;
+        let start = if number == from.line {
+            from.column.saturating_sub(1)
+        } else {
+            0
+        };
+        let chars: Vec<char> = line.chars().collect();
+        if let Some(offset) = chars.iter().skip(start).position(|c| *c == '\t') {
+            return Some(Pos {
+                line: number,
+                column: start + offset + 1,
+            });
+        }
+        if number > from.line + 1 {
+            break;
+        }
+    }
+    None
+}
+
+/// The innermost `[` or `{` before `upto` that no `]` or `}` closes, outside quotes and
+/// comments.
+fn unclosed_flow_opener(text: &str, upto: Pos) -> Option<(Pos, char)> {
+    let mut open: Vec<(Pos, char)> = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let number = index + 1;
+        if number > upto.line {
+            break;
+        }
+        let mut quote: Option<char> = None;
+        let mut previous = ' ';
+        for (column, c) in line.chars().enumerate() {
+            if number == upto.line && column + 1 >= upto.column {
+                break;
+            }
+            match (quote, c) {
+                (Some('"'), '"') if previous != '\\' => quote = None,
+                (Some('\''), '\'') => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if previous.is_whitespace() => break,
+                (None, '[' | '{') => open.push((
+                    Pos {
+                        line: number,
+                        column: column + 1,
+                    },
+                    c,
+                )),
+                (None, ']' | '}') => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            previous = c;
+        }
+    }
+    open.pop()
 }
 
 /// A container being built, with the size and height of what it holds so far.
