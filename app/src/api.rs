@@ -229,17 +229,28 @@ pub async fn check_manifest(
     } else {
         None
     };
-    let Some(_permit) = crate::detail::check_permit(text.len()) else {
-        return Ok(ManifestCheck {
-            refused: Some(crate::detail::CHECK_BUSY.to_owned()),
-            ..ManifestCheck::default()
-        });
+    // The check without a token is open to anyone: bounded in concurrency and rate.
+    let _permit = match submitter {
+        Some(_) => None,
+        None => match crate::detail::check_permit(text.len()) {
+            Some(permit) => Some(permit),
+            None => {
+                return Ok(ManifestCheck {
+                    refused: Some(crate::detail::CHECK_BUSY.to_owned()),
+                    ..ManifestCheck::default()
+                })
+            }
+        },
     };
-    let loaded = ingest::load_text("manifest", text).await;
+    let catalog = catalog()?;
+    let loaded = ingest::load_text("manifest", text, catalog.snapshot()).await;
     let mut check = crate::detail::check_of(&loaded);
+    if submitter.is_none() && !loaded.has_errors() {
+        check.plan = crate::detail::plan(&catalog, &loaded.catalog).await;
+    }
     if let (Some(submitter), false) = (submitter, loaded.has_errors()) {
         let by = Submission::push("web", &submitter);
-        let changes = ingest::apply_loaded(&*catalog()?, &loaded, "web form", by)
+        let changes = ingest::apply_loaded(&catalog, &loaded, "web form", by)
             .await
             .map_err(internal)?;
         check.changes = changes

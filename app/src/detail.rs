@@ -4,13 +4,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use seam_catalog::manifest::{Access, Loaded, Mode, Protocol, Severity};
+use seam_catalog::manifest::{Access, Catalog, Loaded, Mode, Protocol, Severity};
 use seam_snapshot::{ServiceFilter, ServiceView, Snapshot, SortKey};
 use seam_store::RevisionRecord;
 
 use crate::dto::{
     ApiRow, DatastoreRow, DependencyRow, DiagnosticRow, DomainRow, InstanceRow, ListQuery,
-    ManifestCheck, RevisionRow, ServiceDetail, ServiceRow, TeamRow,
+    ManifestCheck, PlanRow, RevisionRow, ServiceDetail, ServiceRow, TeamRow,
 };
 
 fn protocol(p: Protocol) -> String {
@@ -209,6 +209,45 @@ pub fn domains(snapshot: &Snapshot) -> Vec<DomainRow> {
         .collect()
 }
 
+/// What registering `incoming` would do to each of its services, compared with what the
+/// catalog holds (by meaning, as the store compares).
+pub async fn plan(catalog: &seam_store::LiveCatalog, incoming: &Catalog) -> Vec<PlanRow> {
+    let mut rows = Vec::with_capacity(incoming.services.len());
+    for service in &incoming.services {
+        let row = match catalog.declared_service(&service.name).await {
+            None => PlanRow {
+                name: service.name.clone(),
+                action: "create".to_owned(),
+                fields: Vec::new(),
+                version_change: None,
+            },
+            Some(current) if current == *service => PlanRow {
+                name: service.name.clone(),
+                action: "unchanged".to_owned(),
+                fields: Vec::new(),
+                version_change: None,
+            },
+            Some(current) => PlanRow {
+                name: service.name.clone(),
+                action: "update".to_owned(),
+                fields: current
+                    .changed_fields(service)
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect(),
+                version_change: (current.version != service.version).then(|| {
+                    (
+                        current.version.clone().unwrap_or_default(),
+                        service.version.clone().unwrap_or_default(),
+                    )
+                }),
+            },
+        };
+        rows.push(row);
+    }
+    rows
+}
+
 /// What the Register page's live check answers when too many checks run at once.
 pub const CHECK_BUSY: &str =
     "the server is checking many manifests right now; try again in a moment";
@@ -275,6 +314,7 @@ pub fn check_of(loaded: &Loaded) -> ManifestCheck {
             + c.domains.len()
             + c.teams.len()
             + c.resources.len(),
+        plan: Vec::new(),
         changes: Vec::new(),
         refused: None,
     }

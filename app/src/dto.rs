@@ -315,12 +315,26 @@ pub struct ChangeRow {
     pub change: String,
 }
 
+/// What registering a pasted manifest would do to one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRow {
+    pub name: String,
+    /// `create`, `update` or `unchanged`.
+    pub action: String,
+    /// For an update, the fields that change (`version`, `consumes`, ...).
+    pub fields: Vec<String>,
+    /// For an update, the current and the new version, when they differ.
+    pub version_change: Option<(String, String)>,
+}
+
 /// What checking (and, when asked, applying) a pasted manifest found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct ManifestCheck {
     pub diagnostics: Vec<DiagnosticRow>,
     pub services: usize,
     pub entities: usize,
+    /// What registering would do to each service, filled by a check (before applying).
+    pub plan: Vec<PlanRow>,
     /// Filled when the manifest was applied.
     pub changes: Vec<ChangeRow>,
     /// Why applying was refused before the manifest was looked at (a missing token).

@@ -75,7 +75,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <FocusOnNavigation/>
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
-                <a class="skip-link" href="#main">"Skip to content"</a>
+                <a class="skip-link" href="#main" on:click=skip_to_main>"Skip to content"</a>
                 <header class="topbar">
                     <A href="/services" attr:class="brand">"Seam"</A>
                     <nav>
@@ -103,6 +103,21 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Focuses the main region: the router would otherwise treat the link as navigation.
+fn skip_to_main(ev: leptos::ev::MouseEvent) {
+    ev.prevent_default();
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Some(main) = document()
+            .get_element_by_id("main")
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = main.focus();
+        }
+    }
+}
+
 /// Moves keyboard and screen-reader focus to the new page's heading after in-app
 /// navigation, as a full page load would put them at the top of the new page.
 #[component]
@@ -111,7 +126,9 @@ fn FocusOnNavigation() -> impl IntoView {
     Effect::new(move |previous: Option<String>| {
         let path = location.pathname.get();
         if previous.as_ref().is_some_and(|p| *p != path) {
-            focus_heading(0);
+            // After the new page has replaced the old one.
+            #[cfg(feature = "hydrate")]
+            set_timeout(|| focus_heading(0), std::time::Duration::from_millis(30));
         }
         path
     });
@@ -145,9 +162,6 @@ fn focus_heading(attempt: u32) {
         }
     }
 }
-
-#[cfg(not(feature = "hydrate"))]
-fn focus_heading(_attempt: u32) {}
 
 /// The browser entry point: hydrates the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -59,8 +59,9 @@ test('the service page shows the manifest history and a diff between revisions',
   await page.goto('/services/inventory');
   await waitForHydration(page);
   await expect(page.locator('#history tr[data-revision]')).toHaveCount(2);
-  await expect(page.locator('#diff .removed')).toContainText('"version": "1.2.0"');
-  await expect(page.locator('#diff .added')).toContainText('"version": "1.3.0"');
+  // The documents as their author wrote them, in their own field names.
+  await expect(page.locator('#diff .removed')).toContainText('version: 1.2.0');
+  await expect(page.locator('#diff .added')).toContainText('version: 1.3.0');
 
   await page.goto('/domains');
   await expect(page.locator('[data-domain="warehouse"]')).toContainText('inventory');
@@ -68,6 +69,42 @@ test('the service page shows the manifest history and a diff between revisions',
   await expect(page.locator('tr[data-team="team-stock"]')).toContainText('inventory');
   await page.goto('/services/inventory');
   await page.screenshot({ path: 'test-results/service.png', fullPage: true });
+});
+
+test('the live check says what Register will do, knows the catalog, and its result goes stale', async ({ page }) => {
+  await page.goto('/register');
+  await waitForHydration(page);
+  await page.fill('#manifest-token', 'e2e-token');
+  // inventory is at 1.3.0 now; the pasted one would update it.
+  await page.fill('#manifest-text', manifest('1.4.0'));
+  const row = page.locator('#manifest-plan li[data-plan="inventory"]');
+  await expect(row).toHaveAttribute('data-action', 'update');
+  await expect(row).toContainText('version 1.3.0 → 1.4.0');
+  // A service that depends on one in the catalog: no "unknown service" warning.
+  const consumer = `apiVersion: seam.dev/v1
+kind: Service
+metadata:
+  name: picker
+spec:
+  version: 0.1.0
+  owner: team-stock
+  lifecycle: experimental
+  consumes:
+    - {service: inventory}
+`;
+  await page.fill('#manifest-text', consumer);
+  await expect(page.locator('#manifest-plan li[data-plan="picker"]')).toHaveAttribute('data-action', 'create');
+  await expect(page.locator('#manifest-summary')).toContainText('0 warning(s)');
+  await page.click('#manifest-submit');
+  await expect(page.locator('.applied li[data-change="picker"]')).toContainText('created service');
+  // Editing the text makes the result stale: it disappears.
+  await page.locator('#manifest-text').press('End');
+  await page.locator('#manifest-text').type('#');
+  await expect(page.locator('.applied')).toHaveCount(0);
+  // An input with nothing in it is refused, not "registered".
+  await page.fill('#manifest-text', '# only a comment\n');
+  await expect(page.locator('#manifest-summary')).toContainText('1 error(s)');
+  await expect(page.locator('.diag.error')).toContainText('the input contains no documents');
 });
 
 test('a manifest file can be uploaded into the registration page', async ({ page }) => {

@@ -31,7 +31,7 @@ pub async fn apply_text(
     text: String,
     by: Submission<'_>,
 ) -> Result<Applied, IngestError> {
-    let loaded = ingest::load_text(origin, text).await;
+    let loaded = ingest::load_text(origin, text, catalog.snapshot()).await;
     if loaded.has_errors() {
         return Err(IngestError::Invalid(loaded.diagnostics));
     }

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use seam_catalog::manifest::{
-    Access, ApiEntity, Dependency, DomainEntity, Instance, Protocol, ResourceEntity,
+    Access, ApiEntity, Dependency, DomainEntity, Instance, KnownNames, Protocol, ResourceEntity,
     ServiceManifest, SystemEntity, TeamEntity,
 };
 use seam_catalog::Resolver;
@@ -176,6 +176,7 @@ pub struct Snapshot {
     domains: BTreeMap<String, DomainView>,
     teams: BTreeMap<String, TeamView>,
     facets: Facets,
+    known: KnownNames,
 }
 
 impl Snapshot {
@@ -257,10 +258,19 @@ impl Snapshot {
             domains: BTreeMap::new(),
             teams: BTreeMap::new(),
             facets: Facets::default(),
+            known: KnownNames::default(),
             services,
             apis,
         };
         snapshot.group(declared);
+        snapshot.known = KnownNames {
+            services: snapshot.services.keys().cloned().collect(),
+            apis: snapshot.apis.keys().cloned().collect(),
+            systems: snapshot.systems.keys().cloned().collect(),
+            domains: snapshot.domains.keys().cloned().collect(),
+            groups: snapshot.teams.keys().cloned().collect(),
+            resources: snapshot.datastores.keys().cloned().collect(),
+        };
         snapshot
     }
 
@@ -443,6 +453,11 @@ impl Snapshot {
     /// The values each list filter can take.
     pub fn facets(&self) -> &Facets {
         &self.facets
+    }
+
+    /// Every name the catalog holds, by kind, for checking references in new input.
+    pub fn known_names(&self) -> &KnownNames {
+        &self.known
     }
 
     /// Whether a name is a service of the catalog.

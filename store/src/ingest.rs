@@ -1,21 +1,26 @@
 //! The two steps every manifest takes on its way in, whichever door it used (REST API,
 //! web form, collectors): parse and validate off the async threads, then apply.
 
+use std::sync::Arc;
+
 use seam_catalog::manifest::{self, Input, Limits, Loaded};
+use seam_snapshot::Snapshot;
 
 use crate::{Change, ChangeKind, LiveCatalog, StoreError, Submission};
 
 /// Parses and validates manifest `text` (named `origin` in diagnostics) on the blocking
 /// pool: a 1 MiB input takes about 0.1 s of CPU, which must not stall the async threads.
-pub async fn load_text(origin: &str, text: String) -> Loaded {
+/// References are checked against the batch and against `catalog`.
+pub async fn load_text(origin: &str, text: String, catalog: Arc<Snapshot>) -> Loaded {
     let origin = origin.to_owned();
     tokio::task::spawn_blocking(move || {
-        manifest::load(
+        manifest::load_against(
             &[Input {
                 name: &origin,
                 text: &text,
             }],
             &Limits::default(),
+            catalog.known_names(),
         )
     })
     .await

@@ -77,6 +77,15 @@ impl LiveCatalog {
         self.events.subscribe()
     }
 
+    /// The manifest of a service as stored (before resolution), if it is in the catalog.
+    pub async fn declared_service(
+        &self,
+        name: &str,
+    ) -> Option<seam_catalog::manifest::ServiceManifest> {
+        let guard = self.declared.lock().await;
+        guard.0.services.get(name).map(|s| s.manifest.clone())
+    }
+
     /// The store, for what the snapshot does not hold (revision history).
     pub fn store(&self) -> &SharedStore {
         &self.store

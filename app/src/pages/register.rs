@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::{check_manifest, token_required, CheckManifest};
-use crate::dto::{DiagnosticRow, ManifestCheck};
+use crate::dto::{DiagnosticRow, ManifestCheck, PlanRow};
 
 /// How long typing must pause before the manifest is checked.
 const CHECK_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
@@ -75,8 +75,12 @@ pub fn RegisterPage() -> impl IntoView {
     let upload_error = RwSignal::new(None::<String>);
     let token = RwSignal::new(String::new());
     let needs_token = Resource::new(|| (), |_| token_required());
+    // The text the last registration was for: its result no longer applies once the
+    // text changes.
+    let submitted = RwSignal::new(None::<String>);
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        submitted.set(Some(text.get_untracked()));
         apply.dispatch(CheckManifest {
             text: text.get_untracked(),
             apply: true,
@@ -84,6 +88,9 @@ pub fn RegisterPage() -> impl IntoView {
         });
     };
     let outcome = move || {
+        if submitted.get().as_deref() != Some(text.get().as_str()) {
+            return ().into_any();
+        }
         match apply.value().get() {
         Some(Ok(ManifestCheck { refused: Some(reason), .. })) => view! {
             <p class="error" role="alert">"Not registered: "{reason}</p>
@@ -231,12 +238,40 @@ fn Findings(text: String, result: ManifestCheck) -> impl IntoView {
             }
         })
         .collect_view();
+    let plan = (!result.plan.is_empty()).then(|| {
+        view! {
+            <div id="manifest-plan">
+                <p>"Register will:"</p>
+                <ul>
+                    {result.plan.into_iter().map(plan_row).collect_view()}
+                </ul>
+            </div>
+        }
+    });
     view! {
         <p id="manifest-summary" class=if errors == 0 { "ok" } else { "error" }>{summary}</p>
+        {plan}
         {unplaced.into_iter().map(|d| diagnostic(d, 0)).collect_view()}
         <div class="listing" id="manifest-listing">{lines}</div>
     }
     .into_any()
+}
+
+/// One line of the plan: "update checkout: version 1.4.0 → 1.5.0; consumes".
+fn plan_row(row: PlanRow) -> impl IntoView {
+    let what = match row.action.as_str() {
+        "create" => format!("create service {}", row.name),
+        "unchanged" => format!("leave service {} unchanged", row.name),
+        _ => {
+            let mut parts: Vec<String> = Vec::new();
+            if let Some((from, to)) = &row.version_change {
+                parts.push(format!("version {from} → {to}"));
+            }
+            parts.extend(row.fields.iter().filter(|f| *f != "version").cloned());
+            format!("update service {}: {}", row.name, parts.join(", "))
+        }
+    };
+    view! { <li data-plan=row.name.clone() data-action=row.action.clone()>{what}</li> }
 }
 
 fn diagnostic(d: DiagnosticRow, line: usize) -> impl IntoView {

@@ -172,9 +172,10 @@ impl Batch {
     }
 
     /// Runs the checks across documents and returns the catalog with every diagnostic.
-    pub fn finish(mut self) -> (Catalog, Vec<Diagnostic>) {
+    pub fn finish(mut self, known: &KnownNames) -> (Catalog, Vec<Diagnostic>) {
         self.report_duplicates();
-        let index = Index::new(&self.declared);
+        let mut index = Index::new(&self.declared);
+        index.known = known;
         let mut diagnostics = std::mem::take(&mut self.diagnostics);
         let mut catalog = Catalog::default();
         let mut members: HashMap<String, Vec<String>> = HashMap::new();
@@ -290,17 +291,49 @@ fn kind_noun(entity: &Entity) -> Option<&'static str> {
     })
 }
 
+/// Names the catalog already holds, by kind: references to them are not "unknown",
+/// whichever batch declared them.
+#[derive(Debug, Clone, Default)]
+pub struct KnownNames {
+    pub services: HashSet<String>,
+    pub apis: HashSet<String>,
+    pub systems: HashSet<String>,
+    pub domains: HashSet<String>,
+    pub groups: HashSet<String>,
+    pub resources: HashSet<String>,
+}
+
+impl KnownNames {
+    fn has(&self, kind: RefKind, name: &str) -> bool {
+        let set = match kind {
+            RefKind::Service => &self.services,
+            RefKind::Api => &self.apis,
+            RefKind::System => &self.systems,
+            RefKind::Domain => &self.domains,
+            RefKind::Owner | RefKind::Group => &self.groups,
+            RefKind::User => return false,
+            RefKind::Resource => &self.resources,
+        };
+        set.contains(name)
+    }
+}
+
+static NO_NAMES: std::sync::OnceLock<KnownNames> = std::sync::OnceLock::new();
+
 /// Names the batch declares, by kind, to check references against.
-struct Index {
+struct Index<'k> {
+    /// What the catalog holds already.
+    known: &'k KnownNames,
     names: HashMap<RefKind, HashSet<String>>,
     /// Kinds with at least one declaration; references to other kinds are not checked
     /// (Seam manifests name owners and systems that only Backstage could declare).
     declared_kinds: HashSet<RefKind>,
 }
 
-impl Index {
+impl Index<'_> {
     fn new(declared: &[Declared]) -> Self {
         let mut index = Index {
+            known: NO_NAMES.get_or_init(KnownNames::default),
             names: HashMap::new(),
             declared_kinds: HashSet::new(),
         };
@@ -347,7 +380,10 @@ impl Index {
 
     /// Warns when `r` names an entity of a kind the batch declares, but not that one.
     fn check(&self, cx: &mut Cx<'_>, r: &Ref) {
-        if !self.declared_kinds.contains(&r.kind) || self.has(r.kind, &r.target.value) {
+        if !self.declared_kinds.contains(&r.kind)
+            || self.has(r.kind, &r.target.value)
+            || self.known.has(r.kind, &r.target.value)
+        {
             return;
         }
         cx.warning(

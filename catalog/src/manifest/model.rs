@@ -106,6 +106,37 @@ impl ServiceManifest {
     }
 }
 
+impl ServiceManifest {
+    /// The fields that differ between two manifests of one service, by their names in
+    /// Seam's manifest format.
+    pub fn changed_fields(&self, other: &ServiceManifest) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        macro_rules! compare {
+            ($($field:ident => $name:expr),* $(,)?) => {
+                $( if self.$field != other.$field { out.push($name); } )*
+            };
+        }
+        compare!(
+            version => "version",
+            owner => "owner",
+            domain => "domain",
+            system => "system",
+            lifecycle => "lifecycle",
+            kind => "type",
+            description => "description",
+            links => "links",
+            instances => "instances",
+            provides => "provides",
+            consumes => "consumes",
+            datastores => "datastores",
+            libraries => "libraries",
+            relations => "relations",
+            source => "format",
+        );
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     pub url: String,
