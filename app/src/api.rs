@@ -6,8 +6,8 @@
 use leptos::prelude::*;
 
 use crate::dto::{
-    DiffLine, DomainRow, ListQuery, ManifestCheck, RegisterOutcome, ServiceDetail, ServiceListPage,
-    TeamRow,
+    DomainRow, ListQuery, ManifestCheck, RegisterOutcome, RevisionDiff, ServiceDetail,
+    ServiceListPage, TeamRow,
 };
 #[cfg(feature = "ssr")]
 use crate::dto::{ServiceRow, TokenError};
@@ -157,7 +157,7 @@ pub async fn manifest_diff(
     name: String,
     from: i64,
     to: i64,
-) -> Result<Vec<DiffLine>, ServerFnError> {
+) -> Result<RevisionDiff, ServerFnError> {
     let history = catalog()?
         .store()
         .service_history(&name)
@@ -180,8 +180,11 @@ pub async fn manifest_diff(
     } else {
         (old.document.clone(), new.document.clone())
     };
-    let (old, new) = (old.clone(), new.clone());
-    tokio_blocking(move || crate::diff::lines(&old, &new)).await
+    tokio_blocking(move || {
+        let lines = crate::diff::lines(&old, &new);
+        crate::diff::summarise(&old, &new, lines)
+    })
+    .await
 }
 
 /// Runs CPU work (a diff of two large documents) off the async threads.

@@ -1,6 +1,6 @@
 //! Line diff of two texts, for comparing manifest revisions.
 
-use crate::dto::{DiffKind, DiffLine};
+use crate::dto::{DiffKind, DiffLine, RevisionDiff};
 
 /// Most cells of the longest-common-subsequence table (lines of the changed middle of
 /// one text times those of the other): about 4 MB. Past it, the middle is shown as
@@ -39,6 +39,70 @@ pub fn lines(old: &str, new: &str) -> Vec<DiffLine> {
             .map(|t| line(DiffKind::Same, t)),
     );
     out
+}
+
+/// Summarises a line diff of two YAML (or pretty JSON) documents by field path, two
+/// levels deep (`spec.version`, `spec.consumes`): what was added, removed or changed.
+pub fn summarise(old: &str, new: &str, lines: Vec<DiffLine>) -> RevisionDiff {
+    use std::collections::BTreeSet;
+    let old_paths = paths(old);
+    let new_paths = paths(new);
+    let (mut in_old, mut in_new) = (0, 0);
+    let mut removed = BTreeSet::new();
+    let mut added = BTreeSet::new();
+    for line in &lines {
+        match line.kind {
+            DiffKind::Same => {
+                in_old += 1;
+                in_new += 1;
+            }
+            DiffKind::Removed => {
+                removed.extend(old_paths.get(in_old).cloned().flatten());
+                in_old += 1;
+            }
+            DiffKind::Added => {
+                added.extend(new_paths.get(in_new).cloned().flatten());
+                in_new += 1;
+            }
+        }
+    }
+    let changed: Vec<String> = removed.intersection(&added).cloned().collect();
+    RevisionDiff {
+        added: added.difference(&removed).cloned().collect(),
+        removed: removed.difference(&added).cloned().collect(),
+        changed,
+        lines,
+    }
+}
+
+/// For each line of a block-style document, the field path it belongs to (at most two
+/// keys deep), when it has one.
+fn paths(text: &str) -> Vec<Option<String>> {
+    let mut stack: Vec<(usize, String)> = Vec::new();
+    text.lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            let mut indent = line.len() - trimmed.len();
+            let mut content = trimmed;
+            while let Some(rest) = content.strip_prefix("- ") {
+                indent += 2;
+                content = rest;
+            }
+            let key = content
+                .split_once(':')
+                .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+                .filter(|k| !k.is_empty() && !k.contains(' ') && !k.starts_with(['{', '[']));
+            while stack.last().is_some_and(|(i, _)| *i >= indent) {
+                stack.pop();
+            }
+            let mut path: Vec<String> = stack.iter().map(|(_, k)| k.clone()).collect();
+            if let Some(key) = &key {
+                path.push(key.clone());
+                stack.push((indent, key.clone()));
+            }
+            (!path.is_empty()).then(|| path.into_iter().take(2).collect::<Vec<_>>().join("."))
+        })
+        .collect()
 }
 
 /// The longest-common-subsequence diff of `a` and `b`, appended to `out`.
@@ -107,6 +171,16 @@ mod tests {
             "version: 2\nowner: x\ndomain: y",
             "-version: 1\n+version: 2\n owner: x\n+domain: y",
         );
+    }
+
+    #[test]
+    fn summarises_by_field() {
+        let old = "kind: Service\nmetadata:\n  name: a\nspec:\n  version: 1.0.0\n  owner: t\n  consumes:\n  - service: b\n";
+        let new = "kind: Service\nmetadata:\n  name: a\nspec:\n  version: 1.1.0\n  owner: t\n  domain: shop\n";
+        let diff = summarise(old, new, lines(old, new));
+        assert_eq!(diff.changed, ["spec.version"]);
+        assert_eq!(diff.added, ["spec.domain"]);
+        assert_eq!(diff.removed, ["spec.consumes"]);
     }
 
     #[test]

@@ -276,6 +276,18 @@ pub struct DiffLine {
     pub text: String,
 }
 
+/// Two revisions compared: which fields changed, then the lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionDiff {
+    /// Field paths (`spec.version`) only the newer revision has.
+    pub added: Vec<String>,
+    /// Field paths only the older revision has.
+    pub removed: Vec<String>,
+    /// Field paths both have, with different values.
+    pub changed: Vec<String>,
+    pub lines: Vec<DiffLine>,
+}
+
 /// A team and what it owns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamRow {

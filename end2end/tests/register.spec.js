@@ -62,6 +62,8 @@ test('the service page shows the manifest history and a diff between revisions',
   // The documents as their author wrote them, in their own field names.
   await expect(page.locator('#diff .removed')).toContainText('version: 1.2.0');
   await expect(page.locator('#diff .added')).toContainText('version: 1.3.0');
+  // What changed comes first, by field.
+  await expect(page.locator('#diff-changed')).toContainText('spec.version');
 
   await page.goto('/domains');
   await expect(page.locator('[data-domain="warehouse"]')).toContainText('inventory');

@@ -126,7 +126,16 @@ test('the registration form shows validation errors inline and registers through
   await waitForHydration(page);
   await markDocument(page);
 
+  // Every field error at once, the token's among them; fixing a field clears its own.
+  await page.click('#register-form button[type=submit]');
+  for (const field of ['name', 'version', 'owner', 'token']) {
+    await expect(page.locator(`#register-${field}-error`)).not.toHaveText('');
+    await expect(page.locator(`#register-${field}`)).toHaveAttribute('aria-invalid', 'true');
+  }
   await page.fill('#register-name', 'search');
+  await expect(page.locator('#register-name-error')).toHaveText('');
+  await expect(page.locator('#register-name')).toHaveAttribute('aria-invalid', 'false');
+  await expect(page.locator('#register-owner-error')).not.toHaveText('');
   await page.fill('#register-version', '1.2.0');
   await page.fill('#register-owner', 'team-discovery');
   // This Seam has an API token: without it the form registers nothing.

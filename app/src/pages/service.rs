@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_service_detail, manifest_diff};
-use crate::dto::{DependencyRow, DiffKind, ServiceDetail};
+use crate::dto::{DependencyRow, DiffKind, DiffLine, RevisionDiff, ServiceDetail};
 
 /// One service: its manifest, declared dependencies both ways, APIs, datastores and the
 /// history of its manifest with a diff between any two revisions.
@@ -165,6 +165,7 @@ fn History(name: String, revisions: Vec<crate::dto::RevisionRow>) -> impl IntoVi
         move |(from, to)| manifest_diff(name.get_value(), from, to),
     );
     let options = revisions.iter().map(|r| r.revision).collect::<Vec<_>>();
+    let single = revisions.len() < 2;
     let select = move |id: &'static str, label: &'static str, value: RwSignal<i64>| {
         let options = options.clone();
         view! {
@@ -188,26 +189,89 @@ fn History(name: String, revisions: Vec<crate::dto::RevisionRow>) -> impl IntoVi
                     }).collect_view()}
                 </tbody>
             </table>
-            <p class="diff-pick">"Compare "{select("diff-from", "Compare from revision", from)}" with "{select("diff-to", "with revision", to)}</p>
-            <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
-                {move || Suspend::new(async move {
-                    match diff.await {
-                        Ok(lines) => view! {
-                            <pre class="diff" id="diff" tabindex="0" role="region" aria-label="Changes between the two revisions">
-                                {lines.into_iter().map(|l| {
-                                    let (class, mark) = match l.kind {
-                                        DiffKind::Same => ("same", "  "),
-                                        DiffKind::Added => ("added", "+ "),
-                                        DiffKind::Removed => ("removed", "- "),
-                                    };
-                                    view! { <span class=class>{mark}{l.text}"\n"</span> }
-                                }).collect_view()}
-                            </pre>
-                        }.into_any(),
-                        Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
+            {if single {
+                view! { <p class="muted" id="single-revision">"Only one revision so far: nothing to compare yet."</p> }.into_any()
+            } else {
+                view! {
+                    <p class="diff-pick">"Compare "{select("diff-from", "Compare from revision", from)}" with "{select("diff-to", "with revision", to)}</p>
+                    <Transition fallback=|| view! { <p class="muted">"Comparing…"</p> }>
+                        {move || Suspend::new(async move {
+                            match diff.await {
+                                Ok(diff) => view! { <DiffView diff/> }.into_any(),
+                                Err(err) => view! { <p class="error">{err.to_string()}</p> }.into_any(),
+                            }
+                        })}
+                    </Transition>
+                }.into_any()
+            }}
         </section>
+    }
+}
+
+/// Unchanged lines kept around each change; longer unchanged runs fold away.
+const CONTEXT: usize = 2;
+
+/// A diff: what changed by field first, then the lines, long unchanged runs folded.
+#[component]
+fn DiffView(diff: RevisionDiff) -> impl IntoView {
+    let RevisionDiff {
+        added,
+        removed,
+        changed,
+        lines,
+    } = diff;
+    let summary = |label: &'static str, id: &'static str, fields: Vec<String>| {
+        (!fields.is_empty()).then(|| {
+            view! { <li id=id><strong>{label}</strong>" "{fields.join(", ")}</li> }
+        })
+    };
+    let nothing = added.is_empty() && removed.is_empty() && changed.is_empty();
+    // Runs of unchanged lines, each with its changed neighbours.
+    let mut blocks: Vec<(bool, Vec<DiffLine>)> = Vec::new();
+    for line in lines {
+        let same = line.kind == DiffKind::Same;
+        match blocks.last_mut() {
+            Some((run_same, run)) if *run_same == same => run.push(line),
+            _ => blocks.push((same, vec![line])),
+        }
+    }
+    let count = blocks.len();
+    let render_line = |l: DiffLine| {
+        let (class, mark) = match l.kind {
+            DiffKind::Same => ("same", "  "),
+            DiffKind::Added => ("added", "+ "),
+            DiffKind::Removed => ("removed", "- "),
+        };
+        view! { <span class=class>{mark}{l.text}"\n"</span> }
+    };
+    let body = blocks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (same, run))| {
+            let keep_head = if i == 0 { 0 } else { CONTEXT };
+            let keep_tail = if i + 1 == count { 0 } else { CONTEXT };
+            if !same || run.len() <= keep_head + keep_tail + 2 {
+                return run.into_iter().map(render_line).collect_view().into_any();
+            }
+            let mut run = run;
+            let tail = run.split_off(run.len() - keep_tail);
+            let middle = run.split_off(keep_head);
+            let folded = middle.len();
+            view! {
+                {run.into_iter().map(render_line).collect_view()}
+                <span class="folded">{format!("  ⋯ {folded} unchanged line{}\n", if folded == 1 { "" } else { "s" })}</span>
+                {tail.into_iter().map(render_line).collect_view()}
+            }
+            .into_any()
+        })
+        .collect_view();
+    view! {
+        <ul class="diff-summary" id="diff-summary">
+            {summary("Changed:", "diff-changed", changed)}
+            {summary("Added:", "diff-added", added)}
+            {summary("Removed:", "diff-removed", removed)}
+            {nothing.then(|| view! { <li>"No field changed."</li> })}
+        </ul>
+        <pre class="diff" id="diff" tabindex="0" role="region" aria-label="Changes between the two revisions">{body}</pre>
     }
 }

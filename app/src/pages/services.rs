@@ -262,12 +262,20 @@ fn service_row(row: ServiceRow) -> impl IntoView {
 fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
     let needs_token = Resource::new(|| (), |_| token_required());
     let outcome = register.value();
+    // Fields typed into since the last answer: their errors no longer apply.
+    let edited = RwSignal::new(Vec::<&'static str>::new());
+    Effect::new(move |_| {
+        register.version().track();
+        edited.set(Vec::new());
+    });
     let field_error = move |field: &'static str| {
         move || match outcome.get() {
-            Some(Ok(RegisterOutcome::Invalid(errors))) => errors
-                .iter()
-                .find(|e: &&FieldError| e.field == field)
-                .map(|e| e.message.clone()),
+            Some(Ok(RegisterOutcome::Invalid(errors))) if !edited.with(|e| e.contains(&field)) => {
+                errors
+                    .iter()
+                    .find(|e: &&FieldError| e.field == field)
+                    .map(|e| e.message.clone())
+            }
             _ => None,
         }
     };
@@ -284,13 +292,13 @@ fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
             <h2>"Quick registration"</h2>
             <p class="muted">"Name, version and owner only; paste a full manifest on the "<a href="/register">"Register"</a>" page."</p>
             <div class="fields">
-                <Field name="name" label="Name" placeholder="checkout" error=field_error("name")/>
-                <Field name="version" label="Version" placeholder="1.0.0" error=field_error("version")/>
-                <Field name="owner" label="Owner team" placeholder="team-payments" error=field_error("owner")/>
+                <Field name="name" label="Name" placeholder="checkout" error=field_error("name") edited/>
+                <Field name="version" label="Version" placeholder="1.0.0" error=field_error("version") edited/>
+                <Field name="owner" label="Owner team" placeholder="team-payments" error=field_error("owner") edited/>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         matches!(needs_token.await, Ok(true)).then(|| view! {
-                            <Field name="token" label="API token" placeholder="" secret=true error=field_error("token")/>
+                            <Field name="token" label="API token" placeholder="" secret=true error=field_error("token") edited/>
                         })
                     })}
                 </Suspense>
@@ -307,6 +315,8 @@ fn Field(
     label: &'static str,
     placeholder: &'static str,
     error: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
+    /// The fields typed into since the last answer; typing adds this one.
+    edited: RwSignal<Vec<&'static str>>,
     /// Masks the input (for tokens).
     #[prop(optional)]
     secret: bool,
@@ -314,11 +324,26 @@ fn Field(
     let input_type = if secret { "password" } else { "text" };
     let input_id = format!("register-{name}");
     let error_id = format!("register-{name}-error");
+    let on_input = move |_| {
+        if !edited.with_untracked(|e| e.contains(&name)) {
+            edited.update(|e| e.push(name));
+        }
+    };
     view! {
         <label class="field" class:invalid=move || error().is_some()>
             <span>{label}</span>
-            <input id=input_id name=name type=input_type placeholder=placeholder autocomplete="off" aria-describedby=error_id.clone()/>
-            <small id=error_id class="field-error">{error}</small>
+            <input
+                id=input_id
+                name=name
+                type=input_type
+                placeholder=placeholder
+                autocomplete="off"
+                aria-describedby=error_id.clone()
+                aria-invalid=move || error().is_some().to_string()
+                on:input=on_input
+            />
+            // Announced when it appears; the form keeps the focus where it was.
+            <small id=error_id class="field-error" aria-live="polite">{error}</small>
         </label>
     }
 }
