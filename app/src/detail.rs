@@ -32,7 +32,7 @@ fn mode(m: Mode) -> String {
 }
 
 fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The manifest of a revision as pretty JSON, the form revisions are compared in.

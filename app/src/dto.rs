@@ -15,10 +15,10 @@ pub struct ServiceRow {
     pub system: String,
     pub lifecycle: String,
     pub kind: String,
-    /// When the service was registered, UTC, `YYYY-MM-DD HH:MM`.
+    /// When the service was registered, RFC 3339 UTC; pages show it with [`crate::LocalTime`].
     pub registered_at: String,
     pub updated_at: String,
-    /// Since when discovery no longer finds its manifest (UTC); empty while it does.
+    /// Since when discovery no longer finds its manifest (RFC 3339); empty while it does.
     pub stale_since: String,
 }
 
@@ -34,12 +34,18 @@ impl From<&seam_snapshot::ServiceView> for ServiceRow {
             system: m.system.clone().unwrap_or_default(),
             lifecycle: m.lifecycle.clone(),
             kind: m.kind.clone(),
-            registered_at: view.meta.registered_at.format("%Y-%m-%d %H:%M").to_string(),
-            updated_at: view.meta.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            registered_at: view
+                .meta
+                .registered_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            updated_at: view
+                .meta
+                .updated_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             stale_since: view
                 .meta
                 .stale_since
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
         }
     }
@@ -56,11 +62,15 @@ impl From<seam_store::ServiceRecord> for ServiceRow {
             system: record.system.unwrap_or_default(),
             lifecycle: record.lifecycle,
             kind: record.kind,
-            registered_at: record.registered_at.format("%Y-%m-%d %H:%M").to_string(),
-            updated_at: record.updated_at.format("%Y-%m-%d %H:%M").to_string(),
+            registered_at: record
+                .registered_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            updated_at: record
+                .updated_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             stale_since: record
                 .stale_since
-                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default(),
         }
     }

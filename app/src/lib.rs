@@ -103,6 +103,54 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// `2026-12-01T14:08:40Z` as `2026-12-01 14:08 UTC`; other text as it is.
+pub fn utc_label(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(date), Some(time)) if rfc3339.ends_with('Z') => format!("{date} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+/// A point in time: in UTC, with the zone shown, as the server renders it; in the
+/// viewer's own time zone once the page is hydrated. The exact UTC time is on hover.
+#[component]
+pub fn LocalTime(utc: String) -> impl IntoView {
+    let label = RwSignal::new(utc_label(&utc));
+    let exact = utc.clone();
+    #[cfg(feature = "hydrate")]
+    {
+        let utc = utc.clone();
+        Effect::new(move |_| {
+            if let Some(local) = local_label(&utc) {
+                label.set(local);
+            }
+        });
+    }
+    view! { <time datetime=utc title=exact>{move || label.get()}</time> }
+}
+
+/// The time in the browser's time zone, with the zone's short name.
+#[cfg(feature = "hydrate")]
+fn local_label(rfc3339: &str) -> Option<String> {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(rfc3339));
+    if date.get_time().is_nan() {
+        return None;
+    }
+    let options = js_sys::Object::new();
+    for (key, value) in [
+        ("year", "numeric"),
+        ("month", "2-digit"),
+        ("day", "2-digit"),
+        ("hour", "2-digit"),
+        ("minute", "2-digit"),
+        ("hourCycle", "h23"),
+        ("timeZoneName", "short"),
+    ] {
+        js_sys::Reflect::set(&options, &key.into(), &value.into()).ok()?;
+    }
+    date.to_locale_string("sv-SE", &options).as_string()
+}
+
 /// Focuses the main region: the router would otherwise treat the link as navigation.
 fn skip_to_main(ev: leptos::ev::MouseEvent) {
     ev.prevent_default();

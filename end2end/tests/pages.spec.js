@@ -86,3 +86,16 @@ test('a skip link leads to the content, and in-app navigation moves focus to the
   await expect(page.locator('main h1')).toHaveText('Teams');
   await expect(page.locator('main h1')).toBeFocused();
 });
+
+test('times show in the viewer\'s time zone, with the zone named and UTC on hover', async ({ browser }) => {
+  const context = await browser.newContext({ timezoneId: 'Asia/Tokyo' });
+  const page = await context.newPage();
+  await page.goto('/services/a11y-orders');
+  await waitForHydration(page);
+  const time = page.locator('#history time').first();
+  await expect(time).toHaveAttribute('datetime', /Z$/);
+  await expect(time).toHaveAttribute('title', /Z$/);
+  // Tokyo is UTC+9 and names itself so.
+  await expect(time).toContainText(/GMT\+9|JST/);
+  await context.close();
+});

@@ -4,6 +4,7 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api::{get_service_detail, manifest_diff};
 use crate::dto::{DependencyRow, DiffKind, DiffLine, RevisionDiff, ServiceDetail};
+use crate::LocalTime;
 
 /// One service: its manifest, declared dependencies both ways, APIs, datastores and the
 /// history of its manifest with a diff between any two revisions.
@@ -96,7 +97,7 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
         </div>
         {(!row.stale_since.is_empty()).then(|| view! {
             <p class="notice" id="stale-notice">
-                "Discovery no longer finds this service's manifest (since "{row.stale_since.clone()}" UTC). It stays in the catalog until it is served again or deleted."
+                "Discovery no longer finds this service's manifest (since "<LocalTime utc=row.stale_since.clone()/>"). It stays in the catalog until it is served again or deleted."
             </p>
         })}
         <p class="muted">{description}</p>
@@ -105,7 +106,7 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
             <dt>"Domain"</dt><dd>{or_dash(&row.domain)}</dd>
             <dt>"System"</dt><dd>{or_dash(&row.system)}</dd>
             <dt>"Kind"</dt><dd>{row.kind.clone()}</dd>
-            <dt>"Registered"</dt><dd>{row.registered_at.clone()}</dd>
+            <dt>"Registered"</dt><dd><LocalTime utc=row.registered_at.clone()/></dd>
         </dl>
         {(!links.is_empty()).then(|| view! {
             <p class="links">{links.into_iter().map(|(url, title)| view! { <a href=url>{title}</a>" " }).collect_view()}</p>
@@ -183,8 +184,8 @@ fn History(name: String, revisions: Vec<crate::dto::RevisionRow>) -> impl IntoVi
                 <tbody>
                     {revisions.into_iter().map(|r| view! {
                         <tr data-revision=r.revision>
-                            <td>{r.revision}</td><td>{r.source}</td><td>{r.submitted_by}</td><td>{r.valid_from}</td>
-                            <td>{if r.valid_to.is_empty() { "current".to_owned() } else { r.valid_to }}</td>
+                            <td>{r.revision}</td><td>{r.source}</td><td>{r.submitted_by}</td><td><LocalTime utc=r.valid_from/></td>
+                            <td>{if r.valid_to.is_empty() { view! { "current" }.into_any() } else { view! { <LocalTime utc=r.valid_to/> }.into_any() }}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>

@@ -5,6 +5,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{list_services, token_required, RegisterService};
 use crate::dto::{FieldError, ListQuery, RegisterOutcome, ServiceListPage, ServiceRow};
+use crate::LocalTime;
 
 /// The list's state as the URL has it.
 fn query_from_url() -> Memo<ListQuery> {
@@ -241,8 +242,8 @@ fn service_row(row: ServiceRow) -> impl IntoView {
     let href = format!("/services/{}", row.name);
     let stale = (!row.stale_since.is_empty()).then(|| {
         let title = format!(
-            "Its manifest is no longer served (since {} UTC)",
-            row.stale_since
+            "Its manifest is no longer served (since {})",
+            crate::utc_label(&row.stale_since)
         );
         view! { " "<span class="pill stale" title=title>"stale"</span> }
     });
@@ -253,7 +254,7 @@ fn service_row(row: ServiceRow) -> impl IntoView {
             <td>{row.owner}</td>
             <td>{row.domain}</td>
             <td><span class="pill">{row.lifecycle}</span></td>
-            <td class="muted">{row.updated_at}</td>
+            <td class="muted"><LocalTime utc=row.updated_at/></td>
         </tr>
     }
 }
