@@ -60,8 +60,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let store = seam_store::open(config.database_url.as_deref(), &config.data_dir)
         .await
         .context("cannot open the store")?;
+    // The build names the wasm and its loader by content hash and lists them here.
+    // Leptos joins this path to the binary's directory: it must be absolute.
+    let hash_file = std::path::absolute(config.site_root.join("hash.txt"))
+        .unwrap_or_else(|_| config.site_root.join("hash.txt"));
     let leptos_options = LeptosOptions::builder()
         .output_name("seam")
+        .hash_files(hash_file.exists())
+        .hash_file(std::sync::Arc::from(hash_file.display().to_string()))
         .site_root(config.site_root.display().to_string())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)

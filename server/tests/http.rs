@@ -153,7 +153,7 @@ async fn registers_lists_and_renders_a_service() {
     assert!(html.contains(r#"data-service="checkout""#), "{html}");
     assert!(html.contains("team-payments"));
     assert!(
-        html.contains("/pkg/seam.js"),
+        html.contains("/pkg/seam.") && html.contains(".wasm"),
         "hydration scripts are linked"
     );
 
@@ -1047,4 +1047,55 @@ async fn read_tokens_protect_the_api_and_the_pages() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::SEE_OTHER);
+}
+
+/// Assets come precompressed and, named by content hash, cached for good; pages are
+/// compressed on the fly. Needs the built site (`scripts/build`), skipped without it.
+#[tokio::test]
+async fn assets_are_compressed_and_cached_by_content_hash() {
+    let Ok(hashes) = std::fs::read_to_string("target/site/hash.txt")
+        .or_else(|_| std::fs::read_to_string("../target/site/hash.txt"))
+    else {
+        eprintln!("skipped: no built site with hash.txt (run scripts/build)");
+        return;
+    };
+    let server = TestServer::start_with(|config| {
+        if !std::path::Path::new("target/site/hash.txt").exists() {
+            config.site_root = PathBuf::from("../target/site");
+        }
+    })
+    .await;
+    let hash = |kind: &str| {
+        hashes
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{kind}: ")))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let get = |path: String, encoding: &'static str| {
+        let request = server
+            .client
+            .get(server.url(&path))
+            .header("accept-encoding", encoding);
+        async move { request.send().await.unwrap() }
+    };
+    let wasm = get(format!("/pkg/seam.{}.wasm", hash("wasm")), "br, gzip").await;
+    assert_eq!(wasm.status(), StatusCode::OK);
+    assert_eq!(wasm.headers()["content-encoding"], "br");
+    assert_eq!(
+        wasm.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let js = get(format!("/pkg/seam.{}.js", hash("js")), "gzip").await;
+    assert_eq!(js.headers()["content-encoding"], "gzip");
+    let css = get("/pkg/seam.css".into(), "br").await;
+    assert_eq!(css.headers()["cache-control"], "no-cache");
+    let page = get("/services".into(), "gzip").await;
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    let html = server.get_text("/services").await.1;
+    assert!(
+        html.contains(&format!("/pkg/seam.{}.wasm", hash("wasm"))),
+        "{html}"
+    );
 }

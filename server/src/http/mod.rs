@@ -19,6 +19,7 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use seam_store::LiveCatalog;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
@@ -66,11 +67,15 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .nest_service(
+        .nest(
             "/pkg",
-            ServeDir::new(pkg_dir)
-                .precompressed_gzip()
-                .precompressed_br(),
+            Router::new()
+                .fallback_service(
+                    ServeDir::new(pkg_dir)
+                        .precompressed_gzip()
+                        .precompressed_br(),
+                )
+                .layer(axum::middleware::map_response(cache_assets)),
         )
         .leptos_routes_with_context(
             &state,
@@ -108,6 +113,8 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(DefaultMakeSpan::new().level(tracing::Level::INFO)),
         )
         .layer(axum::middleware::from_fn(security_headers))
+        // Pages and API answers compressed on the fly; assets come precompressed.
+        .layer(CompressionLayer::new())
         .with_state(state)
 }
 
@@ -122,6 +129,28 @@ fn authorize(state: &AppState, headers: &axum::http::HeaderMap) -> Result<String
         seam_app::dto::TokenError::Wrong => ApiError::WrongToken,
         _ => ApiError::Unauthorized,
     })
+}
+
+/// Assets named by content hash never change: cached for a year. The rest (the
+/// stylesheet) is revalidated on every use.
+async fn cache_assets(
+    request_path: axum::extract::OriginalUri,
+    mut response: Response,
+) -> Response {
+    use axum::http::HeaderValue;
+    let name = request_path.path().rsplit('/').next().unwrap_or("");
+    let hashed = name
+        .split('.')
+        .any(|part| part.len() == 16 && part.bytes().all(|b| b.is_ascii_hexdigit()));
+    let value = if hashed && response.status().is_success() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
 }
 
 /// `/`: the services list until the overview exists; old `/?owner=...` links keep their
