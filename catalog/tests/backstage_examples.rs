@@ -288,6 +288,16 @@ fn maps_the_group_tree_with_members() {
         return;
     }
     let catalog = load_all().catalog;
+    // Users name their groups; the catalog joins them (here as the snapshot does).
+    let members = |team: &seam_catalog::manifest::TeamEntity| -> Vec<String> {
+        let mut all = team.members.clone();
+        for user in &catalog.users {
+            if user.member_of.contains(&team.name) && !all.contains(&user.name) {
+                all.push(user.name.clone());
+            }
+        }
+        all
+    };
     let teams: BTreeMap<&str, String> = catalog
         .teams
         .iter()
@@ -299,7 +309,7 @@ fn maps_the_group_tree_with_members() {
                     t.group_type,
                     t.parent.as_deref().unwrap_or("-"),
                     t.children.join(", "),
-                    t.members.join(", ")
+                    members(t).join(", ")
                 ),
             )
         })

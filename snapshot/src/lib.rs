@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use seam_catalog::manifest::{
     Access, ApiEntity, Dependency, DomainEntity, Instance, KnownNames, Protocol, ResourceEntity,
-    ServiceManifest, SystemEntity, TeamEntity,
+    ServiceManifest, SystemEntity, TeamEntity, UserEntity,
 };
 use seam_catalog::Resolver;
 
@@ -50,6 +50,7 @@ pub struct Declared {
     pub domains: BTreeMap<String, DomainEntity>,
     pub teams: BTreeMap<String, TeamEntity>,
     pub resources: BTreeMap<String, ResourceEntity>,
+    pub users: BTreeMap<String, UserEntity>,
 }
 
 /// A service with its relations resolved and the dependencies on it.
@@ -142,6 +143,9 @@ pub struct DomainView {
 pub struct TeamView {
     pub name: String,
     pub entity: Option<TeamEntity>,
+    /// Members the group lists and users that name the group, whichever batch
+    /// declared them.
+    pub members: Vec<String>,
     pub services: Vec<String>,
     pub systems: Vec<String>,
     pub domains: Vec<String>,
@@ -292,7 +296,18 @@ impl Snapshot {
                 .insert(name.clone(), domain_view(name, Some(domain)));
         }
         for (name, team) in &declared.teams {
-            self.teams.insert(name.clone(), team_view(name, Some(team)));
+            let mut view = team_view(name, Some(team));
+            view.members = team.members.clone();
+            self.teams.insert(name.clone(), view);
+        }
+        for (user, entity) in &declared.users {
+            for group in &entity.member_of {
+                if let Some(team) = self.teams.get_mut(group) {
+                    if !team.members.contains(user) {
+                        team.members.push(user.clone());
+                    }
+                }
+            }
         }
         let mut facets = (
             BTreeSet::new(),
@@ -479,6 +494,7 @@ fn team_view(name: &str, entity: Option<&TeamEntity>) -> TeamView {
     TeamView {
         name: name.to_owned(),
         entity: entity.cloned(),
+        members: Vec::new(),
         services: Vec::new(),
         systems: Vec::new(),
         domains: Vec::new(),

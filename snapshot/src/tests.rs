@@ -258,3 +258,29 @@ fn pages_through_thousands_without_losing_any() {
     assert_eq!(unique.len(), 1667);
     assert_eq!(snapshot.instances().count(), 0);
 }
+
+#[test]
+fn users_join_their_groups_whichever_batch_declared_them() {
+    let mut declared = shop();
+    declared.teams.insert(
+        "team-a".into(),
+        TeamEntity {
+            name: "team-a".into(),
+            group_type: "team".into(),
+            parent: None,
+            children: Vec::new(),
+            members: vec!["john".into()],
+            description: None,
+        },
+    );
+    declared.users.insert(
+        "jane".into(),
+        UserEntity {
+            name: "jane".into(),
+            member_of: vec!["team-a".into(), "no-such-group".into()],
+        },
+    );
+    let snapshot = Snapshot::build(&declared, 1);
+    let team = snapshot.teams().find(|t| t.name == "team-a").unwrap();
+    assert_eq!(team.members, ["john", "jane"]);
+}

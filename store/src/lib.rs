@@ -368,7 +368,7 @@ struct EntityRow {
 
 /// The static name of an entity kind as stored.
 fn entity_kind(kind: &str) -> Option<&'static str> {
-    ["api", "system", "domain", "team", "resource"]
+    ["api", "system", "domain", "team", "resource", "user"]
         .into_iter()
         .find(|k| *k == kind)
 }
@@ -402,6 +402,9 @@ fn entity_rows(catalog: &Catalog) -> Result<Vec<EntityRow>, serde_json::Error> {
     }
     for e in &catalog.resources {
         rows.push(row("resource", &e.name, Some(&e.owner), e)?);
+    }
+    for e in &catalog.users {
+        rows.push(row("user", &e.name, None, e)?);
     }
     Ok(rows)
 }

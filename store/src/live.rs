@@ -290,6 +290,7 @@ fn apply_change(
             "domain" => drop(declared.domains.remove(name)),
             "team" => drop(declared.teams.remove(name)),
             "resource" => drop(declared.resources.remove(name)),
+            "user" => drop(declared.users.remove(name)),
             _ => {}
         }
         return;
@@ -329,6 +330,7 @@ fn apply_change(
         "resource" => insert_named(&mut declared.resources, &catalog.resources, name, |e| {
             &e.name
         }),
+        "user" => insert_named(&mut declared.users, &catalog.users, name, |e| &e.name),
         _ => {}
     }
 }
@@ -402,6 +404,9 @@ fn add_entity(declared: &mut Declared, entity: &EntityRecord) -> Result<(), Stor
         "resource" => {
             declared.resources.insert(name, parse(entity)?);
         }
+        "user" => {
+            declared.users.insert(name, parse(entity)?);
+        }
         other => tracing::warn!(kind = other, name = %entity.name, "unknown entity kind ignored"),
     }
     Ok(())
@@ -444,5 +449,6 @@ fn diff(old: &Declared, new: &Declared) -> Vec<Change> {
     compare("domain", &old.domains, &new.domains, &mut out);
     compare("team", &old.teams, &new.teams, &mut out);
     compare("resource", &old.resources, &new.resources, &mut out);
+    compare("user", &old.users, &new.users, &mut out);
     out
 }

@@ -5,7 +5,7 @@
 //! them a change.
 
 use seam_catalog::manifest::{
-    ApiEntity, DomainEntity, ResourceEntity, ServiceManifest, SystemEntity, TeamEntity,
+    ApiEntity, DomainEntity, ResourceEntity, ServiceManifest, SystemEntity, TeamEntity, UserEntity,
 };
 use serde::de::DeserializeOwned;
 
@@ -61,6 +61,7 @@ pub fn same_entity(kind: &str, stored: &str, new: &str) -> bool {
         "domain" => same::<DomainEntity>(stored, new),
         "team" => same::<TeamEntity>(stored, new),
         "resource" => same::<ResourceEntity>(stored, new),
+        "user" => same::<UserEntity>(stored, new),
         _ => stored == new,
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use super::fields::{Cx, Text};
 use super::model::{
     ApiEntity, Catalog, DependsOnRef, Diagnostic, DomainEntity, RefTargetKind, ResourceEntity,
-    ServiceManifest, SystemEntity, TeamEntity,
+    ServiceManifest, SystemEntity, TeamEntity, UserEntity,
 };
 
 /// What one document declares.
@@ -178,17 +178,6 @@ impl Batch {
         index.known = known;
         let mut diagnostics = std::mem::take(&mut self.diagnostics);
         let mut catalog = Catalog::default();
-        let mut members: HashMap<String, Vec<String>> = HashMap::new();
-        for declared in &self.declared {
-            if let Entity::User { member_of } = &declared.read.entity {
-                for group in member_of {
-                    members
-                        .entry(group.clone())
-                        .or_default()
-                        .push(declared.read.name.value.clone());
-                }
-            }
-        }
         for declared in self.declared {
             let Declared {
                 file,
@@ -215,16 +204,13 @@ impl Batch {
                 Entity::Api(api) => catalog.apis.push(api),
                 Entity::System(system) => catalog.systems.push(system),
                 Entity::Domain(domain) => catalog.domains.push(domain),
-                Entity::Team(mut team) => {
-                    for user in members.remove(&team.name).unwrap_or_default() {
-                        if !team.members.contains(&user) {
-                            team.members.push(user);
-                        }
-                    }
-                    catalog.teams.push(team);
-                }
+                Entity::Team(team) => catalog.teams.push(team),
                 Entity::Resource(resource) => catalog.resources.push(resource),
-                Entity::User { .. } | Entity::Location(_) => {}
+                Entity::User { member_of } => catalog.users.push(UserEntity {
+                    name: read.name.value.clone(),
+                    member_of,
+                }),
+                Entity::Location(_) => {}
             }
             for r in &refs {
                 index.check(&mut cx, r);

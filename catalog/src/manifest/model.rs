@@ -252,6 +252,14 @@ pub struct TeamEntity {
     pub description: Option<String>,
 }
 
+/// A person (Backstage `User`): only the groups they are a member of are kept; the
+/// catalog adds them to those groups' members, whichever batch declared them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEntity {
+    pub name: String,
+    pub member_of: Vec<String>,
+}
+
 /// A datastore as its own entity (Backstage `Resource`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceEntity {
@@ -270,6 +278,8 @@ pub struct Catalog {
     pub domains: Vec<DomainEntity>,
     pub teams: Vec<TeamEntity>,
     pub resources: Vec<ResourceEntity>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserEntity>,
     /// For each service, the document that declared it as normalised YAML in the
     /// author's own field names (comments and layout dropped): what revision diffs show.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
