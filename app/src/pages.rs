@@ -13,3 +13,12 @@ pub use register::RegisterPage;
 pub use service::ServicePage;
 pub use services::ServicesPage;
 pub use teams::TeamsPage;
+
+/// A count with its noun: `1 service`, `3 services`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}

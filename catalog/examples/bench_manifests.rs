@@ -135,4 +135,35 @@ fn main() {
             megabytes / secs
         );
     }
+
+    // Hostile input under the limits: a mapping of 30,000 keys merged into another of
+    // 30,000 (about 0.7 MB). Refused or not, it must cost about what parsing it costs;
+    // before merge keys were made linear it held the CPU for seconds.
+    let keys: Vec<String> = (0..30_000).map(|i| format!("k{i}: 1")).collect();
+    let own: Vec<String> = (0..30_000).map(|i| format!("o{i}: 1")).collect();
+    let bomb = format!(
+        "base: &b {{{}}}\nm: {{<<: *b, {}}}\n",
+        keys.join(", "),
+        own.join(", ")
+    );
+    let merge = time(|| {
+        let loaded = manifest::load(
+            &[Input {
+                name: "bomb.yaml",
+                text: &bomb,
+            }],
+            &Limits::default(),
+        );
+        assert!(loaded.has_errors());
+    });
+    let parse_only = time(|| {
+        let value: serde_json::Value = serde_saphyr::from_str(&bomb).expect("valid YAML");
+        assert!(value.is_object());
+    });
+    println!(
+        "\nmerge-key bomb, {:.2} MB: seam_catalog::manifest::load {:.1}ms, serde_saphyr::from_str {:.1}ms",
+        bomb.len() as f64 / 1e6,
+        merge.as_secs_f64() * 1000.0,
+        parse_only.as_secs_f64() * 1000.0
+    );
 }

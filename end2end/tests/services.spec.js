@@ -166,3 +166,28 @@ test('the registration form shows validation errors inline and registers through
   await expect(page.locator('#register-name-error')).toHaveText('"search" is already registered');
   await page.screenshot({ path: 'test-results/services.png', fullPage: true });
 });
+
+test('the quick registration works as a plain HTML form, with errors and a confirmation', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto('/services');
+  await page.fill('#register-name', 'plain-form');
+  await page.fill('#register-version', 'v2');
+  await page.fill('#register-owner', 'team-html');
+  await page.fill('#register-token', 'e2e-token');
+  await page.click('#register-form button[type=submit]');
+  // Back on the list: the error under its field, what was typed kept (never the token).
+  await expect(page.locator('#register-version-error')).toContainText('semantic version');
+  await expect(page.locator('#register-name')).toHaveValue('plain-form');
+  await expect(page.locator('#register-token')).toHaveValue('');
+  await page.fill('#register-version', '2.0.0');
+  await page.fill('#register-token', 'e2e-token');
+  await page.click('#register-form button[type=submit]');
+  await expect(page.locator('#register-status')).toHaveText('Registered plain-form');
+  await expect(page.locator('tr[data-service="plain-form"]')).toHaveCount(1);
+  // The Register page's checker needs the wasm: it takes no input without it.
+  await page.goto('/register');
+  await expect(page.locator('#manifest-text')).toBeDisabled();
+  await expect(page.locator('#checker-loading')).toBeVisible();
+  await context.close();
+});

@@ -1053,18 +1053,18 @@ async fn read_tokens_protect_the_api_and_the_pages() {
 /// compressed on the fly. Needs the built site (`scripts/build`), skipped without it.
 #[tokio::test]
 async fn assets_are_compressed_and_cached_by_content_hash() {
-    let Ok(hashes) = std::fs::read_to_string("target/site/hash.txt")
-        .or_else(|_| std::fs::read_to_string("../target/site/hash.txt"))
-    else {
-        eprintln!("skipped: no built site with hash.txt (run scripts/build)");
+    // The built site: under CARGO_TARGET_DIR when scripts set it, else the workspace's.
+    let site = std::env::var_os("CARGO_TARGET_DIR")
+        .map(|dir| PathBuf::from(dir).join("site"))
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/site")));
+    let Ok(hashes) = std::fs::read_to_string(site.join("hash.txt")) else {
+        eprintln!(
+            "skipped: no built site at {} (run scripts/build)",
+            site.display()
+        );
         return;
     };
-    let server = TestServer::start_with(|config| {
-        if !std::path::Path::new("target/site/hash.txt").exists() {
-            config.site_root = PathBuf::from("../target/site");
-        }
-    })
-    .await;
+    let server = TestServer::start_with(move |config| config.site_root = site).await;
     let hash = |kind: &str| {
         hashes
             .lines()

@@ -116,6 +116,23 @@ fn from_file(path: &'static str) -> Submission<'static> {
     }
 }
 
+/// A catalog of just these services.
+fn services(list: &[ServiceManifest]) -> Catalog {
+    Catalog {
+        services: list.to_vec(),
+        ..Catalog::default()
+    }
+}
+
+/// The (kind, name) of every deletion among `changes`.
+fn deleted(changes: &[seam_store::Change]) -> Vec<(&'static str, String)> {
+    changes
+        .iter()
+        .filter(|c| c.change == ChangeKind::Deleted)
+        .map(|c| (c.kind, c.name.clone()))
+        .collect()
+}
+
 /// Stored formats, origins, pruning, stale marks and the catalog at a past instant.
 async fn origins_and_history(store: &SharedStore, url: &str) {
     let t1 = Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap();
@@ -129,14 +146,7 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
     let mut old_json = serde_json::to_value(&legacy).unwrap();
     old_json.as_object_mut().unwrap().remove("relations");
     store
-        .apply_catalog(
-            &Catalog {
-                services: vec![legacy.clone()],
-                ..Catalog::default()
-            },
-            API,
-            t1,
-        )
+        .apply_catalog(&services(&[legacy.clone()]), API, t1)
         .await
         .unwrap();
     rewrite_manifest(url, "legacy", &old_json.to_string()).await;
@@ -148,14 +158,7 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
     );
     assert_eq!(record.manifest().unwrap(), legacy);
     let again = store
-        .apply_catalog(
-            &Catalog {
-                services: vec![legacy.clone()],
-                ..Catalog::default()
-            },
-            API,
-            t2,
-        )
+        .apply_catalog(&services(&[legacy.clone()]), API, t2)
         .await
         .unwrap();
     assert_eq!(again[0].change, ChangeKind::Unchanged);
@@ -163,14 +166,7 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
     let mut bumped = legacy.clone();
     bumped.version = Some("1.1.0".into());
     let changed = store
-        .apply_catalog(
-            &Catalog {
-                services: vec![bumped],
-                ..Catalog::default()
-            },
-            API,
-            t2,
-        )
+        .apply_catalog(&services(&[bumped]), API, t2)
         .await
         .unwrap();
     assert_eq!(changed[0].change, ChangeKind::Updated);
@@ -213,12 +209,7 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
         .apply_catalog(&one, from_file("/srv/a.yaml"), t2)
         .await
         .unwrap();
-    let deleted: Vec<(&str, &str)> = changes
-        .iter()
-        .filter(|c| c.change == ChangeKind::Deleted)
-        .map(|c| (c.kind, c.name.as_str()))
-        .collect();
-    assert_eq!(deleted, [("service", "file-b")]);
+    assert_eq!(deleted(&changes), [("service", "file-b".to_owned())]);
     assert_eq!(store.get_service("file-b").await.unwrap(), None);
 
     // Another source registers file-a: it takes ownership, so removing the file no
@@ -238,12 +229,7 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
         .apply_catalog(&Catalog::default(), from_file("/srv/a.yaml"), t3)
         .await
         .unwrap();
-    let deleted: Vec<(&str, &str)> = changes
-        .iter()
-        .filter(|c| c.change == ChangeKind::Deleted)
-        .map(|c| (c.kind, c.name.as_str()))
-        .collect();
-    assert_eq!(deleted, [("system", "files")]);
+    assert_eq!(deleted(&changes), [("system", "files".to_owned())]);
     assert_eq!(
         store.get_service("file-a").await.unwrap().unwrap().origin,
         "api"

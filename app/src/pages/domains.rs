@@ -23,7 +23,7 @@ pub fn DomainsPage() -> impl IntoView {
                                         <h2><a href=format!("/?domain={}", d.name)>{d.name.clone()}</a></h2>
                                         <p class="muted">{d.description}</p>
                                         {if d.owner.is_empty() {
-                                            view! { <p class="muted">"Not declared as a Domain entity"</p> }.into_any()
+                                            view! { <p class="muted">"Services name this domain, but no manifest describes it (no owner or description yet)"</p> }.into_any()
                                         } else {
                                             view! { <p>"Owner: "{d.owner}</p> }.into_any()
                                         }}

@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 
+use super::count;
+
 use crate::api::{check_manifest, token_required, CheckManifest};
 use crate::dto::{DiagnosticRow, ManifestCheck, PlanRow};
 
@@ -42,6 +44,10 @@ pub fn RegisterPage() -> impl IntoView {
     // `text` is what the box shows; `checked` follows it once typing pauses, and is what
     // the server checks, so a burst of keystrokes costs one request.
     let text = RwSignal::new(String::new());
+    // The checker and Register need the wasm: until it has loaded, the controls do not
+    // take input they would drop.
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
     let checked = RwSignal::new(String::new());
     let edits = StoredValue::new(0u64);
     let on_input = move |ev: leptos::ev::Event| {
@@ -130,7 +136,7 @@ pub fn RegisterPage() -> impl IntoView {
             <div class="page-head">
                 <leptos_meta::Title text="Register"/>
                 <h1 tabindex="-1">"Register by manifest"</h1>
-                <button type="button" class="secondary" id="load-example" on:click=move |_| {
+                <button type="button" class="secondary" id="load-example" disabled=move || !ready.get() on:click=move |_| {
                     // Typed text is not replaced without asking.
                     let typed = text.get_untracked();
                     let keep = !typed.trim().is_empty()
@@ -151,17 +157,19 @@ pub fn RegisterPage() -> impl IntoView {
             </p>
             <p class="upload">
                 <label>"Or upload a file: "
-                    <input type="file" id="manifest-file" accept=".yaml,.yml,.json,text/yaml,application/json"
+                    <input type="file" id="manifest-file" disabled=move || !ready.get() accept=".yaml,.yml,.json,text/yaml,application/json"
                         on:change=move |ev| read_upload(ev, set_now, upload_error)/>
                 </label>
                 <span class="error-text" id="upload-error">{move || upload_error.get()}</span>
             </p>
+            {move || (!ready.get()).then(|| view! { <p class="muted" id="checker-loading">"Loading the checker…"</p> })}
             <form id="manifest-form" on:submit=on_submit>
                 <textarea
                     id="manifest-text"
                     spellcheck="false"
                     rows="18"
                     aria-label="Manifest"
+                    disabled=move || !ready.get()
                     placeholder="apiVersion: seam.dev/v1\nkind: Service\n..."
                     prop:value=text
                     on:input=on_input
@@ -185,7 +193,7 @@ pub fn RegisterPage() -> impl IntoView {
                             })
                         })}
                     </Suspense>
-                    <button type="submit" id="manifest-submit" disabled=move || apply.pending().get()>"Register"</button>
+                    <button type="submit" id="manifest-submit" disabled=move || !ready.get() || apply.pending().get()>"Register"</button>
                 </div>
             </form>
             {outcome}
@@ -203,11 +211,17 @@ fn Findings(text: String, result: ManifestCheck) -> impl IntoView {
     let warnings = result.diagnostics.len() - errors;
     let summary = if errors == 0 {
         format!(
-            "Valid: {} service(s), {} other entities; {warnings} warning(s)",
-            result.services, result.entities
+            "Valid: {}, {}; {}",
+            count(result.services, "service", "services"),
+            count(result.entities, "other entity", "other entities"),
+            count(warnings, "warning", "warnings")
         )
     } else {
-        format!("{errors} error(s), {warnings} warning(s)")
+        format!(
+            "{}, {}",
+            count(errors, "error", "errors"),
+            count(warnings, "warning", "warnings")
+        )
     };
     let (placed, unplaced): (Vec<DiagnosticRow>, Vec<DiagnosticRow>) =
         result.diagnostics.into_iter().partition(|d| d.line > 0);

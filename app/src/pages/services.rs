@@ -1,4 +1,6 @@
 use leptos::prelude::*;
+
+use super::count;
 use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
@@ -93,14 +95,6 @@ fn Select(
     }
 }
 
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 #[component]
 fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
     let ServiceListPage {
@@ -116,9 +110,9 @@ fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
         lifecycles,
     } = page;
     let count = if query.is_filtered() {
-        format!("{total} of {}", plural(catalog_size, "service", "services"))
+        format!("{total} of {}", count(catalog_size, "service", "services"))
     } else {
-        plural(total, "service", "services")
+        count(total, "service", "services")
     };
     let shown = if total == 0 {
         String::new()
@@ -263,6 +257,10 @@ fn service_row(row: ServiceRow) -> impl IntoView {
 fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
     let needs_token = Resource::new(|| (), |_| token_required());
     let outcome = register.value();
+    // Without the wasm the form posts to the server, which sends the browser back here
+    // with the outcome in the URL (`registered=`, `qr_error_FIELD=`, `qr_FIELD=`).
+    let query = use_query_map();
+    let from_url = move |key: String| query.with_untracked(|q| q.get(&key).unwrap_or_default());
     // Fields typed into since the last answer: their errors no longer apply.
     let edited = RwSignal::new(Vec::<&'static str>::new());
     Effect::new(move |_| {
@@ -270,14 +268,18 @@ fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
         edited.set(Vec::new());
     });
     let field_error = move |field: &'static str| {
-        move || match outcome.get() {
-            Some(Ok(RegisterOutcome::Invalid(errors))) if !edited.with(|e| e.contains(&field)) => {
-                errors
+        move || {
+            if edited.with(|e| e.contains(&field)) {
+                return None;
+            }
+            match outcome.get() {
+                Some(Ok(RegisterOutcome::Invalid(errors))) => errors
                     .iter()
                     .find(|e: &&FieldError| e.field == field)
-                    .map(|e| e.message.clone())
+                    .map(|e| e.message.clone()),
+                Some(_) => None,
+                None => Some(from_url(format!("qr_error_{field}"))).filter(|e| !e.is_empty()),
             }
-            _ => None,
         }
     };
     let status = move || match outcome.get() {
@@ -285,28 +287,63 @@ fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
             Some(format!("Registered {} {}", row.name, row.version))
         }
         Some(Err(err)) => Some(format!("Registration failed: {err}")),
-        _ => None,
+        Some(Ok(_)) => None,
+        None => {
+            let registered = from_url("registered".into());
+            let failed = from_url("qr_error_form".into());
+            if !registered.is_empty() {
+                Some(format!("Registered {registered}"))
+            } else {
+                Some(failed).filter(|f| !f.is_empty())
+            }
+        }
+    };
+    // With the wasm, the form registers in place through the server function.
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(form) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+            else {
+                return;
+            };
+            let Ok(data) = web_sys::FormData::new_with_form(&form) else {
+                return;
+            };
+            ev.prevent_default();
+            let value = |key: &str| data.get(key).as_string().unwrap_or_default();
+            register.dispatch(RegisterService {
+                name: value("name"),
+                version: value("version"),
+                owner: value("owner"),
+                token: Some(value("token")),
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
     };
 
     view! {
-        <ActionForm action=register attr:class="register" attr:id="register-form">
+        <form method="post" action="/services/register" class="register" id="register-form" on:submit=on_submit>
             <h2>"Quick registration"</h2>
             <p class="muted">"Name, version and owner only; paste a full manifest on the "<a href="/register">"Register"</a>" page."</p>
             <div class="fields">
-                <Field name="name" label="Name" placeholder="checkout" error=field_error("name") edited/>
-                <Field name="version" label="Version" placeholder="1.0.0" error=field_error("version") edited/>
-                <Field name="owner" label="Owner team" placeholder="team-payments" error=field_error("owner") edited/>
+                <Field name="name" label="Name" placeholder="checkout" error=field_error("name") edited value=from_url("qr_name".into())/>
+                <Field name="version" label="Version" placeholder="1.0.0" error=field_error("version") edited value=from_url("qr_version".into())/>
+                <Field name="owner" label="Owner team" placeholder="team-payments" error=field_error("owner") edited value=from_url("qr_owner".into())/>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {
                         matches!(needs_token.await, Ok(true)).then(|| view! {
-                            <Field name="token" label="API token" placeholder="" secret=true error=field_error("token") edited/>
+                            <Field name="token" label="API token" placeholder="" secret=true error=field_error("token") edited value=String::new()/>
                         })
                     })}
                 </Suspense>
             </div>
             <button type="submit" disabled=move || register.pending().get()>"Register"</button>
             <p id="register-status" role="status">{status}</p>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -318,6 +355,8 @@ fn Field(
     error: impl Fn() -> Option<String> + Send + Sync + Copy + 'static,
     /// The fields typed into since the last answer; typing adds this one.
     edited: RwSignal<Vec<&'static str>>,
+    /// What the field holds when the page is rendered.
+    value: String,
     /// Masks the input (for tokens).
     #[prop(optional)]
     secret: bool,
@@ -339,6 +378,7 @@ fn Field(
                 type=input_type
                 placeholder=placeholder
                 autocomplete="off"
+                value=value
                 aria-describedby=error_id.clone()
                 aria-invalid=move || error().is_some().to_string()
                 on:input=on_input

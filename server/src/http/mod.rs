@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .route("/", get(home))
+        .route("/services/register", axum::routing::post(quick_register))
         .route("/signin", get(signin::page).post(signin::submit))
         .route("/signout", axum::routing::post(signin::sign_out))
         .route("/metrics", get(metrics))
@@ -151,6 +152,58 @@ async fn cache_assets(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     response
+}
+
+#[derive(serde::Deserialize)]
+struct QuickForm {
+    name: String,
+    version: String,
+    owner: String,
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// The quick registration form as plain HTML (before or without the wasm): registers,
+/// then sends the browser back to the list with the outcome in the URL, which the page
+/// renders: a confirmation, or every field error with what was typed (never the token).
+async fn quick_register(
+    State(state): State<AppState>,
+    axum::extract::Form(form): axum::extract::Form<QuickForm>,
+) -> axum::response::Redirect {
+    use seam_app::dto::{encode_query_value as enc, RegisterOutcome};
+    let access = state.tokens.write_access();
+    let QuickForm {
+        name,
+        version,
+        owner,
+        token,
+    } = form;
+    let typed = format!(
+        "qr_name={}&qr_version={}&qr_owner={}",
+        enc(&name),
+        enc(&version),
+        enc(&owner)
+    );
+    let outcome =
+        seam_app::api::register_quick(&state.catalog, Some(&access), name, version, owner, token)
+            .await;
+    let target = match outcome {
+        Ok(RegisterOutcome::Registered(row)) => {
+            format!("/services?registered={}#register-form", enc(&row.name))
+        }
+        Ok(RegisterOutcome::Invalid(errors)) => {
+            let errors: String = errors
+                .iter()
+                .map(|e| format!("&qr_error_{}={}", enc(&e.field), enc(&e.message)))
+                .collect();
+            format!("/services?{typed}{errors}#register-form")
+        }
+        Err(err) => format!(
+            "/services?{typed}&qr_error_form={}#register-form",
+            enc(&format!("registration failed: {err}"))
+        ),
+    };
+    axum::response::Redirect::to(&target)
 }
 
 /// `/`: the services list until the overview exists; old `/?owner=...` links keep their
