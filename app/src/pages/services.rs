@@ -326,7 +326,7 @@ fn RegisterForm(register: ServerAction<RegisterService>) -> impl IntoView {
     };
 
     view! {
-        <form method="post" action="/services/register" class="register" id="register-form" on:submit=on_submit>
+        <form method="post" action="/register/quick" class="register" id="register-form" on:submit=on_submit>
             <h2>"Quick registration"</h2>
             <p class="muted">"Name, version and owner only; paste a full manifest on the "<a href="/register">"Register"</a>" page."</p>
             <div class="fields">

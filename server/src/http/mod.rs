@@ -62,7 +62,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .route("/", get(home))
-        .route("/services/register", axum::routing::post(quick_register))
+        .route("/register/quick", axum::routing::post(quick_register))
         .route("/signin", get(signin::page).post(signin::submit))
         .route("/signout", axum::routing::post(signin::sign_out))
         .route("/metrics", get(metrics))
