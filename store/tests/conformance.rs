@@ -146,7 +146,7 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
     let mut old_json = serde_json::to_value(&legacy).unwrap();
     old_json.as_object_mut().unwrap().remove("relations");
     store
-        .apply_catalog(&services(&[legacy.clone()]), API, t1)
+        .apply_catalog(&services(std::slice::from_ref(&legacy)), API, t1)
         .await
         .unwrap();
     rewrite_manifest(url, "legacy", &old_json.to_string()).await;
@@ -158,7 +158,7 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
     );
     assert_eq!(record.manifest().unwrap(), legacy);
     let again = store
-        .apply_catalog(&services(&[legacy.clone()]), API, t2)
+        .apply_catalog(&services(std::slice::from_ref(&legacy)), API, t2)
         .await
         .unwrap();
     assert_eq!(again[0].change, ChangeKind::Unchanged);
