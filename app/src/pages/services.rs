@@ -114,12 +114,13 @@ fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
     } else {
         count(total, "service", "services")
     };
-    let shown = if total == 0 {
+    // Which ones this page shows, when they do not all fit on one.
+    let shown = if pages <= 1 {
         String::new()
     } else {
         let first = (number - 1) * page_size + 1;
         let last = (first + rows.len()).saturating_sub(1);
-        format!("showing {first}–{last}")
+        format!(", showing {first}–{last}")
     };
     let header = {
         let query = query.clone();
@@ -196,7 +197,7 @@ fn ServiceList(page: ServiceListPage, query: ListQuery) -> impl IntoView {
             // form, which adds the button to the query, adds something meaningful).
             <button type="submit" id="apply-filters" name="page" value="1">"Filter"</button>
             {filtered.then(|| view! { <a href="/services" id="clear-filters">"Clear filters"</a> })}
-            <span id="service-count" class="muted" role="status">{count}" "{shown}</span>
+            <span id="service-count" class="muted" role="status">{count}{shown}</span>
         </Form>
         <div class="table-scroll" tabindex="0" role="region" aria-label="Services">
             <table class="services">
