@@ -20,14 +20,20 @@ pub fn DomainsPage() -> impl IntoView {
                             <div class="grid">
                                 {rows.into_iter().map(|d| view! {
                                     <section class="card" data-domain=d.name.clone()>
-                                        <h2><a href=format!("/?domain={}", d.name)>{d.name.clone()}</a></h2>
+                                        <h2><a href=format!("/services?domain={}", crate::dto::encode_query_value(&d.name))>{d.name.clone()}</a></h2>
                                         <p class="muted">{d.description}</p>
                                         {if d.owner.is_empty() {
                                             view! { <p class="muted">"Services name this domain, but no manifest describes it (no owner or description yet)"</p> }.into_any()
                                         } else {
                                             view! { <p>"Owner: "{d.owner}</p> }.into_any()
                                         }}
-                                        <p>"Systems: "{d.systems.into_iter().map(|s| view! { <span class="tag">{s}</span> }).collect_view()}</p>
+                                        <p>"Systems: "{if d.systems.is_empty() {
+                                            view! { <span class="muted">"none"</span> }.into_any()
+                                        } else {
+                                            d.systems.into_iter().map(|s| view! {
+                                                <a class="tag" href=format!("/services?system={}", crate::dto::encode_query_value(&s))>{s.clone()}</a>
+                                            }).collect_view().into_any()
+                                        }}</p>
                                         <p>"Services: "{d.services.into_iter().map(|s| view! { <a class="tag" href=format!("/services/{s}")>{s.clone()}</a> }).collect_view()}</p>
                                     </section>
                                 }).collect_view()}

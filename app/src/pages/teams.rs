@@ -34,7 +34,7 @@ pub fn TeamsPage() -> impl IntoView {
                                 <tbody>
                                     {rows.into_iter().map(|t| view! {
                                         <tr data-team=t.name.clone()>
-                                            <td class="name"><a href=format!("/?owner={}", t.name)>{t.name.clone()}</a></td>
+                                            <td class="name"><a href=format!("/services?owner={}", crate::dto::encode_query_value(&t.name))>{t.name.clone()}</a></td>
                                             <td>{t.parent}</td>
                                             <td>{links("/services/", t.services)}</td>
                                             <td>{links("", t.systems)}</td>
