@@ -324,6 +324,11 @@ async fn live(store: &SharedStore) {
         ("service", "bulk-0000", ChangeKind::Created)
     );
 
+    // The catalog as it was just before: resolved the same way, without the new ones.
+    let before_bulk = live.snapshot_at(t - Duration::seconds(1)).await.unwrap();
+    assert!(!before_bulk.has_service("bulk-0000"));
+    assert!(live.snapshot_at(t).await.unwrap().has_service("bulk-0000"));
+
     // Re-applying changes nothing and publishes nothing.
     live.apply_catalog(&catalog, API, t).await.unwrap();
     assert_eq!(live.snapshot().generation, snapshot.generation);
