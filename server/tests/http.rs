@@ -420,6 +420,25 @@ async fn manifests_upsert_idempotently_with_history() {
     assert!(revisions[0]["valid_to"].is_string());
     assert!(revisions[1]["valid_to"].is_null());
 
+    // The catalog as it was when revision 1 was current.
+    let first = revisions[0]["valid_from"].as_str().unwrap().to_owned();
+    let (status, past) = server
+        .get_json(&format!(
+            "/api/v1/services?at={}",
+            first.replace('+', "%2B")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{past}");
+    let checkout = past["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "checkout")
+        .unwrap();
+    assert_eq!(checkout["version"], "1.4.0");
+    let (status, body) = server.get_json("/api/v1/services?at=yesterday").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
     // Filters and paging.
     let (_, list) = server.get_json("/api/v1/services?domain=finance").await;
     assert_eq!(list["total"], 1);

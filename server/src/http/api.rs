@@ -114,6 +114,8 @@ struct ListParams {
     order: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    /// An RFC 3339 instant: the catalog as it was then (revisions valid at that time).
+    at: Option<String>,
 }
 
 impl ListParams {
@@ -173,9 +175,13 @@ async fn list_services(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ServiceList>, ApiError> {
-    let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
+    let Query(mut params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
+    let at = params.at.take().map(|at| parse_instant(&at)).transpose()?;
     let (filter, offset, limit) = params.into_filter()?;
-    let snapshot = state.catalog.snapshot();
+    let snapshot = match at {
+        Some(at) => std::sync::Arc::new(state.catalog.snapshot_at(at).await?),
+        None => state.catalog.snapshot(),
+    };
     let page = snapshot.query(&filter, offset, limit);
     Ok(Json(ServiceList {
         services: page
@@ -187,6 +193,17 @@ async fn list_services(
         limit,
         offset,
     }))
+}
+
+/// Parses `at=`: an RFC 3339 instant (`2026-11-25T12:00:00Z`).
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|err| {
+            ApiError::InvalidQuery(format!(
+                "at={text:?}: {err}; expected an RFC 3339 instant such as 2026-11-25T12:00:00Z"
+            ))
+        })
 }
 
 async fn get_service(
