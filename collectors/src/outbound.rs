@@ -58,6 +58,8 @@ const BUILT_IN_DENY: &[&str] = &[
     "::/128",
     "fe80::/10",
     "fd00:ec2::254/128",
+    // 169.254.0.0/16 reached through NAT64.
+    "64:ff9b::a9fe:0/112",
     "ff00::/8",
 ];
 
@@ -297,6 +299,7 @@ mod tests {
             "http://[::ffff:169.254.169.254]/",
             "http://0.0.0.0:8080/",
             "http://[fd00:ec2::254]/",
+            "http://[64:ff9b::169.254.169.254]/",
         ] {
             assert!(
                 matches!(p.check(refused), Err(OutboundError::Address { .. })),
