@@ -86,8 +86,13 @@ impl<'a> Resolver<'a> {
         let mut service = declared.clone();
         service.domain = self.domain_of(declared);
         let relations = &declared.relations;
+        // Sets of what is already there keep this linear in the relations' length.
+        let mut provided: HashSet<String> =
+            service.provides.iter().map(|p| p.name.clone()).collect();
+        let mut stores: HashSet<String> =
+            service.datastores.iter().map(|d| d.name.clone()).collect();
         for api in &relations.provides_apis {
-            if service.provides.iter().all(|p| &p.name != api) {
+            if provided.insert(api.clone()) {
                 service.provides.push(ProvidedApi {
                     name: api.clone(),
                     version: None,
@@ -108,7 +113,7 @@ impl<'a> Resolver<'a> {
         for dep in &relations.depends_on {
             let name = dep.name.as_str();
             if self.is_resource(dep) {
-                if service.datastores.iter().any(|d| d.name == name) {
+                if !stores.insert(name.to_owned()) {
                     continue;
                 }
                 let dependents = self.resource_dependents.get(name).copied().unwrap_or(0);

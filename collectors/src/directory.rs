@@ -60,8 +60,9 @@ fn is_manifest(path: &Path) -> bool {
     )
 }
 
-/// Lists the manifest files under `dir`, sorted, at most `max_files`.
-fn list_files(dir: &Path, max_files: usize) -> std::io::Result<Vec<PathBuf>> {
+/// Lists the manifest files under `dir`, sorted, at most `max_files`; says whether the
+/// listing stopped at the limit (then files past it are unknown, not gone).
+fn list_files(dir: &Path, max_files: usize) -> std::io::Result<(Vec<PathBuf>, bool)> {
     let mut files = Vec::new();
     let mut pending = vec![dir.to_owned()];
     while let Some(current) = pending.pop() {
@@ -76,13 +77,13 @@ fn list_files(dir: &Path, max_files: usize) -> std::io::Result<Vec<PathBuf>> {
                 if files.len() >= max_files {
                     tracing::warn!(dir = %dir.display(), max_files, "manifest directory has too many files; the rest are skipped");
                     files.sort();
-                    return Ok(files);
+                    return Ok((files, true));
                 }
             }
         }
     }
     files.sort();
-    Ok(files)
+    Ok((files, false))
 }
 
 /// What one scan found.
@@ -101,8 +102,8 @@ pub struct Scan {
 
 /// Scans once.
 pub fn scan(config: &DirectoryConfig, seen: &HashMap<PathBuf, String>) -> Scan {
-    let files = match list_files(&config.path, config.max_files) {
-        Ok(files) => files,
+    let (files, truncated) = match list_files(&config.path, config.max_files) {
+        Ok(listed) => listed,
         Err(err) => {
             tracing::warn!(dir = %config.path.display(), error = %err, "cannot scan manifest directory");
             return Scan::default();
@@ -143,7 +144,8 @@ pub fn scan(config: &DirectoryConfig, seen: &HashMap<PathBuf, String>) -> Scan {
     Scan {
         changed,
         removed,
-        listed: true,
+        // A listing cut at `max_files` cannot tell a removed file from one past the cut.
+        listed: !truncated,
         files: count,
     }
 }
@@ -195,16 +197,32 @@ pub async fn run(config: DirectoryConfig, mut cx: CollectorContext) {
         };
         seen = scanned;
         let removal = removal(&found, config.prune);
+        // Two passes, so an entry moved from one file to another in the same change
+        // moves (ownership passes to the new file) instead of being deleted and created:
+        // first every changed file is applied without removing anything, then each file
+        // that declared something before removes what it no longer declares.
+        let mut settled = Vec::with_capacity(found.changed.len());
         for (file, text) in found.changed {
             let origin = file.display().to_string();
             let content = Content::Text(text.clone());
-            match crate::deliver(&sink, "directory", origin, content, true).await {
+            let existed = seen.contains_key(&file);
+            match crate::deliver(&sink, "directory", origin, content, false).await {
                 None => return,
-                Some(outcome) if outcome.is_settled() => {
-                    seen.insert(file, text);
-                }
+                Some(outcome) if outcome.is_settled() => settled.push((file, text, existed)),
                 Some(_) => {}
             }
+        }
+        for (file, text, existed) in settled {
+            if existed && config.prune {
+                let origin = file.display().to_string();
+                let content = Content::Text(text.clone());
+                match crate::deliver(&sink, "directory", origin, content, true).await {
+                    None => return,
+                    Some(outcome) if !outcome.is_settled() => continue,
+                    Some(_) => {}
+                }
+            }
+            seen.insert(file, text);
         }
         let removed = match removal {
             Removal::Nothing => continue,
@@ -322,7 +340,8 @@ mod run_tests {
         };
         let task = tokio::spawn(run(config, cx));
         let first = rx.recv().await.unwrap();
-        assert!(first.replaces_origin);
+        // A new file adds; it has nothing of its own to remove yet.
+        assert!(!first.replaces_origin);
         first.done.send(Outcome::Failed).unwrap();
         let second = rx.recv().await.unwrap();
         assert_eq!(second.content, Content::Text("a: 1".into()));
@@ -332,6 +351,15 @@ mod run_tests {
         let third = rx.recv().await.unwrap();
         assert_eq!(third.content, Content::Text("b: 1".into()));
         third.done.send(Outcome::Stored).unwrap();
+        // A changed file: first applied as it is, then it removes what it dropped.
+        std::fs::write(dir.path().join("a.yaml"), "a: 2").unwrap();
+        let applied = rx.recv().await.unwrap();
+        assert!(!applied.replaces_origin);
+        applied.done.send(Outcome::Stored).unwrap();
+        let pruned = rx.recv().await.unwrap();
+        assert!(pruned.replaces_origin);
+        assert_eq!(pruned.content, Content::Text("a: 2".into()));
+        pruned.done.send(Outcome::Stored).unwrap();
         std::fs::remove_file(dir.path().join("a.yaml")).unwrap();
         let gone = rx.recv().await.unwrap();
         assert!(gone.origin.ends_with("a.yaml"), "{}", gone.origin);

@@ -103,6 +103,15 @@ impl Cidr {
         if prefix > max {
             return Err(bad());
         }
+        // `::ffff:a.b.c.d/120` is the IPv4 range, as addresses are judged as IPv4.
+        if let IpAddr::V6(v6) = addr {
+            if let Some(v4) = v6.to_ipv4_mapped().filter(|_| prefix >= 96) {
+                return Ok(Cidr {
+                    addr: IpAddr::V4(v4),
+                    prefix: prefix - 96,
+                });
+            }
+        }
         Ok(Cidr { addr, prefix })
     }
 
@@ -230,6 +239,8 @@ impl OutboundPolicy {
         let policy = Arc::new(self.clone());
         let redirects = policy.clone();
         reqwest::Client::builder()
+            // A proxy would resolve names itself, out of the policy's sight.
+            .no_proxy()
             .dns_resolver(PolicyResolver { policy })
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {

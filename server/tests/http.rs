@@ -672,14 +672,40 @@ async fn the_directory_collector_registers_manifest_files() {
         "{one}"
     );
 
-    // The file no longer declares payments: it goes; the file is removed: all go.
-    let only_checkout = CHECKOUT.split("\n---\n").next().unwrap();
+    // payments moves to a file of its own: it stays, with its history, owned by the
+    // new file.
+    let (only_checkout, payments) = CHECKOUT.split_once("\n---\n").unwrap();
+    std::fs::write(manifests.path().join("payments.yaml"), payments).unwrap();
     std::fs::write(manifests.path().join("checkout.yaml"), only_checkout).unwrap();
-    let names = server.wait_for_names(|names| names.len() == 1).await;
-    assert_eq!(names, ["checkout"]);
+    let mut moved = Value::Null;
+    for _ in 0..150 {
+        moved = server.get_json("/api/v1/services/payments").await.1;
+        if moved["origin"]
+            .as_str()
+            .is_some_and(|o| o.ends_with("payments.yaml"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        moved["origin"].as_str().unwrap().ends_with("payments.yaml"),
+        "{moved}"
+    );
+    let (_, history) = server.get_json("/api/v1/services/payments/history").await;
+    assert_eq!(
+        history["revisions"].as_array().unwrap().len(),
+        1,
+        "{history}"
+    );
+    assert!(
+        history["revisions"][0]["valid_to"].is_null(),
+        "never deleted: {history}"
+    );
+    // A removed file removes what it declared.
     std::fs::remove_file(manifests.path().join("checkout.yaml")).unwrap();
-    let names = server.wait_for_names(|names| names.is_empty()).await;
-    assert!(names.is_empty());
+    let names = server.wait_for_names(|names| names.len() == 1).await;
+    assert_eq!(names, ["payments"]);
     let (_, history) = server.get_json("/api/v1/services/checkout/history").await;
     assert!(history["revisions"][0]["valid_to"].is_string(), "{history}");
 }

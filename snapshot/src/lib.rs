@@ -300,10 +300,15 @@ impl Snapshot {
             view.members = team.members.clone();
             self.teams.insert(name.clone(), view);
         }
+        let mut listed: BTreeSet<(String, String)> = declared
+            .teams
+            .values()
+            .flat_map(|t| t.members.iter().map(|m| (t.name.clone(), m.clone())))
+            .collect();
         for (user, entity) in &declared.users {
             for group in &entity.member_of {
                 if let Some(team) = self.teams.get_mut(group) {
-                    if !team.members.contains(user) {
+                    if listed.insert((group.clone(), user.clone())) {
                         team.members.push(user.clone());
                     }
                 }

@@ -7,13 +7,14 @@
 //! Writes are serialised: a write's snapshot is published before the write returns, so
 //! a client that registered a service sees it on its next read.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use seam_catalog::manifest::Catalog;
 use seam_catalog::NewService;
 use seam_snapshot::{Declared, DeclaredService, ServiceMeta, Snapshot};
-use tokio::sync::{broadcast, watch, Mutex};
+use tokio::sync::{broadcast, watch, Mutex, MutexGuard};
 
 use crate::{Change, ChangeKind, EntityRecord, ServiceRecord, SharedStore, StoreError, Submission};
 
@@ -26,7 +27,7 @@ const EVENT_BUFFER: usize = 16_384;
 pub struct CatalogEvent {
     /// The generation of the snapshot that first shows the change.
     pub generation: u64,
-    /// `service`, `api`, `system`, `domain`, `team` or `resource`.
+    /// `service`, `api`, `system`, `domain`, `team`, `resource` or `user`.
     pub kind: &'static str,
     pub name: String,
     /// Created, updated or deleted (never unchanged).
@@ -38,6 +39,11 @@ pub struct LiveCatalog {
     store: SharedStore,
     /// What the store holds, as declared; held while a write is in flight.
     declared: Mutex<(Declared, u64)>,
+    /// Set while a write is between the store and the published snapshot: if the write's
+    /// future is dropped there (the client went away, a timeout fired), the next write or
+    /// [`LiveCatalog::repair`] reads the catalog again, so no committed change stays out
+    /// of the snapshot.
+    dirty: AtomicBool,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<CatalogEvent>,
 }
@@ -56,6 +62,7 @@ impl LiveCatalog {
         Ok(Arc::new(LiveCatalog {
             store,
             declared: Mutex::new((declared, 1)),
+            dirty: AtomicBool::new(false),
             snapshot: snapshot_tx,
             events,
         }))
@@ -99,7 +106,8 @@ impl LiveCatalog {
         by: Submission<'_>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, StoreError> {
-        let mut guard = self.declared.lock().await;
+        let now = stored_precision(now);
+        let mut guard = self.begin_write().await?;
         let changes = self.store.apply_catalog(catalog, by, now).await?;
         let declared = &mut guard.0;
         let mut published = Vec::with_capacity(changes.len());
@@ -137,7 +145,8 @@ impl LiveCatalog {
         origin: &str,
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
-        let mut guard = self.declared.lock().await;
+        let now = stored_precision(now);
+        let mut guard = self.begin_write().await?;
         let names = self.store.mark_stale(origin, now).await?;
         let mut changes = Vec::new();
         for name in &names {
@@ -159,8 +168,16 @@ impl LiveCatalog {
     pub async fn snapshot_at(&self, at: DateTime<Utc>) -> Result<Snapshot, StoreError> {
         let past = self.store.catalog_at(at).await?;
         let mut declared = Declared::default();
+        // Oldest revision first, so a newer one valid at the same instant wins; a row
+        // that does not read is logged and left out, as in `read_declared`.
         for revision in &past.services {
-            let manifest = revision.manifest()?;
+            let manifest = match revision.manifest() {
+                Ok(manifest) => manifest,
+                Err(err) => {
+                    tracing::error!(error = %err, "stored revision left out of the past catalog");
+                    continue;
+                }
+            };
             declared.services.insert(
                 revision.service.clone(),
                 DeclaredService {
@@ -188,7 +205,9 @@ impl LiveCatalog {
                 updated_at: entity.valid_from,
                 origin: entity.origin.clone(),
             };
-            add_entity(&mut declared, &record)?;
+            if let Err(err) = add_entity(&mut declared, &record) {
+                tracing::error!(error = %err, "stored entity left out of the past catalog");
+            }
         }
         Ok(Snapshot::build(&declared, 0))
     }
@@ -200,7 +219,8 @@ impl LiveCatalog {
         by: Submission<'_>,
         now: DateTime<Utc>,
     ) -> Result<ServiceRecord, StoreError> {
-        let mut guard = self.declared.lock().await;
+        let now = stored_precision(now);
+        let mut guard = self.begin_write().await?;
         let record = self.store.insert_service(service, by, now).await?;
         let declared_service = declared_service(&record)?;
         guard
@@ -219,18 +239,20 @@ impl LiveCatalog {
 
     /// Removes a service (see [`crate::Store::delete_service`]); returns whether it existed.
     pub async fn delete_service(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut guard = self.declared.lock().await;
+        let now = stored_precision(now);
+        let mut guard = self.begin_write().await?;
         let existed = self.store.delete_service(name, now).await?;
         guard.0.services.remove(name);
-        if existed {
-            let change = Change {
+        let changes: Vec<Change> = existed
+            .then(|| Change {
                 kind: "service",
                 name: name.to_owned(),
                 change: ChangeKind::Deleted,
                 revision: None,
-            };
-            self.publish(&mut guard, &[change]);
-        }
+            })
+            .into_iter()
+            .collect();
+        self.publish(&mut guard, &changes);
         Ok(existed)
     }
 
@@ -238,18 +260,46 @@ impl LiveCatalog {
     /// process knows: other Seam replicas sharing a PostgreSQL database write too.
     pub async fn reload(&self) -> Result<bool, StoreError> {
         let mut guard = self.declared.lock().await;
+        self.reload_locked(&mut guard).await
+    }
+
+    /// Reloads only if a write was interrupted between the store and the snapshot.
+    pub async fn repair(&self) -> Result<bool, StoreError> {
+        let mut guard = self.declared.lock().await;
+        if !self.dirty.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.reload_locked(&mut guard).await
+    }
+
+    async fn reload_locked(&self, guard: &mut (Declared, u64)) -> Result<bool, StoreError> {
         let fresh = read_declared(&self.store).await?;
+        self.dirty.store(false, Ordering::SeqCst);
         if fresh == guard.0 {
             return Ok(false);
         }
         let changes = diff(&guard.0, &fresh);
         guard.0 = fresh;
-        self.publish(&mut guard, &changes);
+        self.publish(guard, &changes);
         Ok(true)
+    }
+
+    /// Takes the write lock, first repairing what an interrupted write left, and marks
+    /// a write in flight until [`LiveCatalog::publish`] clears it.
+    async fn begin_write(&self) -> Result<MutexGuard<'_, (Declared, u64)>, StoreError> {
+        let mut guard = self.declared.lock().await;
+        if self.dirty.load(Ordering::SeqCst) {
+            tracing::warn!("an earlier catalog write was interrupted; reading the catalog again");
+            self.reload_locked(&mut guard).await?;
+        }
+        self.dirty.store(true, Ordering::SeqCst);
+        Ok(guard)
     }
 
     /// Builds and publishes the next snapshot, then sends an event per real change.
     fn publish(&self, guard: &mut (Declared, u64), changes: &[Change]) {
+        // The in-memory copy is now what the store holds.
+        self.dirty.store(false, Ordering::SeqCst);
         let changed: Vec<&Change> = changes
             .iter()
             .filter(|c| c.change != ChangeKind::Unchanged)
@@ -271,6 +321,14 @@ impl LiveCatalog {
             });
         }
     }
+}
+
+/// `now` as the databases keep it (microseconds), so the in-memory copy equals what a
+/// reload reads back.
+fn stored_precision(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
 }
 
 /// Updates the in-memory copy with one committed change of `catalog`.

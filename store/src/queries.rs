@@ -45,6 +45,15 @@ macro_rules! impl_store {
                         );
                     }
                 }
+                // A revision never starts before the one it replaces, whatever the clock of
+                // the writer (replicas' clocks differ, clocks step back).
+                let (latest,): (Option<chrono::DateTime<chrono::Utc>>,) = sqlx::query_as(
+                    "SELECT MAX(valid_from) FROM manifest_revisions WHERE service = $1",
+                )
+                .bind(&manifest.name)
+                .fetch_one(&mut **tx)
+                .await?;
+                let now = latest.map_or(now, |latest| now.max(latest));
                 let (change, revision) = match current {
                     Some(_) if create_only => {
                         return Err($crate::StoreError::Conflict { name: manifest.name.clone() })
@@ -475,7 +484,7 @@ macro_rules! impl_store {
             ) -> Result<$crate::CatalogAt, $crate::StoreError> {
                 let services = sqlx::query_as::<_, $crate::RevisionRecord>(&format!(
                     "SELECT {} FROM manifest_revisions \
-                     WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) ORDER BY service",
+                     WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) ORDER BY service, revision",
                     $crate::queries::REVISION_COLUMNS
                 ))
                 .bind(at)
@@ -483,7 +492,7 @@ macro_rules! impl_store {
                 .await?;
                 let entities = sqlx::query_as::<_, $crate::EntityRevisionRecord>(&format!(
                     "SELECT {} FROM entity_revisions \
-                     WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) ORDER BY kind, name",
+                     WHERE valid_from <= $1 AND (valid_to IS NULL OR valid_to > $1) ORDER BY kind, name, revision",
                     $crate::queries::ENTITY_REVISION_COLUMNS
                 ))
                 .bind(at)

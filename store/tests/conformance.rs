@@ -365,6 +365,25 @@ async fn live(store: &SharedStore) {
     assert_eq!(deleted.name, "bulk-0000");
     assert!(!live.snapshot().has_service("bulk-0000"));
 
+    // Writes cut short at any point (a client that went away, a timeout) never leave
+    // the snapshot behind the store once repaired.
+    for step in 0..20u64 {
+        let extra = services(&[manifest(&format!("cut-{step}"), "1.0.0", "team-cut", None)]);
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_micros(step * 150),
+            live.apply_catalog(&extra, API, t),
+        )
+        .await;
+        drop(cut);
+        live.repair().await.unwrap();
+        let fresh = LiveCatalog::open(store.clone()).await.unwrap();
+        assert_eq!(
+            live.snapshot().services().len(),
+            fresh.snapshot().services().len(),
+            "after a write cut at {step}"
+        );
+    }
+
     // Another replica writes to the same database: a reload publishes it, once.
     store
         .insert_service(&draft("from-elsewhere", "1.0.0", "team"), API, t)

@@ -613,6 +613,19 @@ fn refuses_alias_bombs() {
 }
 
 #[test]
+fn refuses_aliases_that_copy_one_large_string_many_times() {
+    // 0.5 MB of text copied by 200 aliases would be 100 MB.
+    let text = format!(
+        "x: &a \"{}\"\ny: [{}]\n",
+        "a".repeat(500_000),
+        vec!["*a"; 200].join(",")
+    );
+    let found = diagnostics(&text);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("alias bomb"), "{found:?}");
+}
+
+#[test]
 fn refuses_anchors_that_copy_one_large_list_at_every_level() {
     let levels = 30;
     let mut text = String::from("a: ");
@@ -1280,4 +1293,9 @@ fn syntax_errors_point_at_the_mistake() {
     assert!(tab.starts_with("m.yaml:7:1: error"), "{tab}");
     let colon = line_of(&format!("{head}  owner t\n  lifecycle: production\n"));
     assert!(colon.starts_with("m.yaml:7:"), "{colon}");
+    // A brace inside plain text opens nothing: the mistake stays where it is.
+    let braces = line_of(
+        "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: a\n  description: use { carefully\nspec:\n   owner: t\n  lifecycle: production\n",
+    );
+    assert!(!braces.contains("never closed"), "{braces}");
 }

@@ -20,6 +20,10 @@ use serde_saphyr::granit_parser::{ErrorKind, Event, Marker, Parser, ScalarStyle,
 /// their alias copied.)
 pub(crate) const COPY_BUDGET: usize = 100_000;
 
+/// Bytes of scalar text that weigh as much as one node in [`COPY_BUDGET`]: aliases copy
+/// at most about 6 MB of text in all.
+const SCALAR_BYTES_PER_NODE: usize = 64;
+
 /// A 1-based line and column in the file, counted in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub(crate) struct Pos {
@@ -250,6 +254,9 @@ fn unclosed_flow_opener(text: &str, upto: Pos) -> Option<(Pos, char)> {
         }
         let mut quote: Option<char> = None;
         let mut previous = ' ';
+        // The last character that was not a space: a flow collection starts only after
+        // `:`, `-`, `,`, `[`, `{` or at the start of a line, never inside a plain scalar.
+        let mut before = None::<char>;
         for (column, c) in line.chars().enumerate() {
             if number == upto.line && column + 1 >= upto.column {
                 break;
@@ -260,19 +267,26 @@ fn unclosed_flow_opener(text: &str, upto: Pos) -> Option<(Pos, char)> {
                 (Some(_), _) => {}
                 (None, '"' | '\'') => quote = Some(c),
                 (None, '#') if previous.is_whitespace() => break,
-                (None, '[' | '{') => open.push((
-                    Pos {
-                        line: number,
-                        column: column + 1,
-                    },
-                    c,
-                )),
+                (None, '[' | '{')
+                    if before.is_none_or(|b| matches!(b, ':' | '-' | ',' | '[' | '{')) =>
+                {
+                    open.push((
+                        Pos {
+                            line: number,
+                            column: column + 1,
+                        },
+                        c,
+                    ))
+                }
                 (None, ']' | '}') => {
                     open.pop();
                 }
                 _ => {}
             }
             previous = c;
+            if !c.is_whitespace() {
+                before = Some(c);
+            }
         }
     }
     open.pop()
@@ -338,6 +352,9 @@ impl Builder {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let kind = scalar_kind(&text, style, tag.as_deref());
+                // A long scalar weighs by its length, so aliases of one large string
+                // count against the copy budget as the bytes they copy.
+                let size = 1 + text.len() / SCALAR_BYTES_PER_NODE;
                 let node = Node {
                     pos,
                     value: Value::Scalar(Scalar {
@@ -348,7 +365,7 @@ impl Builder {
                 self.finish(
                     Built {
                         node,
-                        size: 1,
+                        size,
                         height: 0,
                     },
                     anchor,
@@ -621,6 +638,8 @@ fn render_scalar(scalar: &Scalar) -> String {
         && text.chars().all(|c| !c.is_control())
         && !text.contains(['\n', '\t']);
     match scalar.kind {
+        // `key:` with nothing after it is null, not the empty string.
+        ScalarKind::Null if text.is_empty() => "null".to_owned(),
         ScalarKind::String => {
             let reads_back_as_string =
                 scalar_kind(text, ScalarStyle::Plain, None) == ScalarKind::String;

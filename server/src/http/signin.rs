@@ -95,7 +95,14 @@ pub struct SignIn {
 /// Where to go after signing in: only a path of this site, never another origin.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+        // Browsers drop tabs and newlines from URLs (`/\t/evil` becomes `//evil`): no
+        // whitespace or control character at all.
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
             path
         }
         _ => "/services",
@@ -192,6 +199,8 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), "/services");
         assert_eq!(safe_next(Some("https://evil.example/")), "/services");
         assert_eq!(safe_next(Some("/\\evil.example")), "/services");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/services");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/services");
         assert_eq!(safe_next(None), "/services");
     }
 }
