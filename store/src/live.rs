@@ -108,7 +108,7 @@ impl LiveCatalog {
     ) -> Result<Vec<Change>, StoreError> {
         let now = stored_precision(now);
         let mut guard = self.begin_write().await?;
-        let changes = self.store.apply_catalog(catalog, by, now).await?;
+        let changes = self.refused(self.store.apply_catalog(catalog, by, now).await)?;
         let declared = &mut guard.0;
         let mut published = Vec::with_capacity(changes.len());
         for change in &changes {
@@ -147,7 +147,7 @@ impl LiveCatalog {
     ) -> Result<Vec<String>, StoreError> {
         let now = stored_precision(now);
         let mut guard = self.begin_write().await?;
-        let names = self.store.mark_stale(origin, now).await?;
+        let names = self.refused(self.store.mark_stale(origin, now).await)?;
         let mut changes = Vec::new();
         for name in &names {
             if let Some(service) = guard.0.services.get_mut(name) {
@@ -221,7 +221,7 @@ impl LiveCatalog {
     ) -> Result<ServiceRecord, StoreError> {
         let now = stored_precision(now);
         let mut guard = self.begin_write().await?;
-        let record = self.store.insert_service(service, by, now).await?;
+        let record = self.refused(self.store.insert_service(service, by, now).await)?;
         let declared_service = declared_service(&record)?;
         guard
             .0
@@ -241,7 +241,7 @@ impl LiveCatalog {
     pub async fn delete_service(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let now = stored_precision(now);
         let mut guard = self.begin_write().await?;
-        let existed = self.store.delete_service(name, now).await?;
+        let existed = self.refused(self.store.delete_service(name, now).await)?;
         guard.0.services.remove(name);
         let changes: Vec<Change> = existed
             .then(|| Change {
@@ -282,6 +282,14 @@ impl LiveCatalog {
         guard.0 = fresh;
         self.publish(guard, &changes);
         Ok(true)
+    }
+
+    /// A store write that failed was rolled back: nothing to repair.
+    fn refused<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_err() {
+            self.dirty.store(false, Ordering::SeqCst);
+        }
+        result
     }
 
     /// Takes the write lock, first repairing what an interrupted write left, and marks
