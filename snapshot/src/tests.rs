@@ -124,6 +124,10 @@ fn resolves_relations_and_reverse_dependencies() {
         consumers,
         [("payments", None), ("storefront", Some("orders-api"))]
     );
+    assert_eq!(snapshot.apis().len(), 1);
+    assert_eq!(snapshot.datastores().len(), 2);
+    let systems: Vec<&str> = snapshot.systems().map(|s| s.name.as_str()).collect();
+    assert_eq!(systems, ["portal", "webshop"]);
     let api = snapshot.api("orders-api").unwrap();
     assert_eq!(api.providers, ["orders"]);
     assert_eq!(api.consumers, ["storefront"]);

@@ -264,9 +264,6 @@ pub trait Store: Send + Sync + 'static {
     /// service was deleted).
     async fn service_history(&self, name: &str) -> Result<Vec<RevisionRecord>, StoreError>;
 
-    /// Returns the entities of one kind (`team`, `domain`, ...), ordered by name.
-    async fn list_entities(&self, kind: &str) -> Result<Vec<EntityRecord>, StoreError>;
-
     /// Returns every entity of every kind, ordered by kind and name.
     async fn all_entities(&self) -> Result<Vec<EntityRecord>, StoreError>;
 

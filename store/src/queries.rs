@@ -436,19 +436,6 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn list_entities(
-                &self,
-                kind: &str,
-            ) -> Result<Vec<$crate::EntityRecord>, $crate::StoreError> {
-                Ok(sqlx::query_as::<_, $crate::EntityRecord>(
-                    "SELECT kind, name, owner, spec, source, updated_at, origin FROM entities \
-                     WHERE kind = $1 ORDER BY name",
-                )
-                .bind(kind)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
             async fn all_entities(
                 &self,
             ) -> Result<Vec<$crate::EntityRecord>, $crate::StoreError> {

@@ -511,7 +511,13 @@ async fn manifests(store: &SharedStore) {
     assert_eq!(orders.registered_at, t1);
     assert_eq!(orders.manifest().unwrap(), bumped.services[0]);
 
-    let teams = store.list_entities("team").await.unwrap();
+    let teams: Vec<_> = store
+        .all_entities()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "team")
+        .collect();
     assert_eq!(teams.len(), 1);
     assert_eq!(teams[0].name, "team-shop");
     let mut described = bumped.clone();
@@ -521,7 +527,13 @@ async fn manifests(store: &SharedStore) {
         changes.last().map(|c| (c.kind, c.change)),
         Some(("team", ChangeKind::Updated))
     );
-    let teams = store.list_entities("team").await.unwrap();
+    let teams: Vec<_> = store
+        .all_entities()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "team")
+        .collect();
     assert!(teams[0].spec.contains("sells things"), "{}", teams[0].spec);
 
     // Deleting closes the current revision; registering again continues the history.
