@@ -92,14 +92,14 @@ pub async fn register_service(
     token: Option<String>,
 ) -> Result<RegisterOutcome, ServerFnError> {
     let access = use_context::<WriteAccess>();
-    register_quick(&*catalog()?, access.as_ref(), name, version, owner, token).await
+    register_quick(&catalog()?, access.as_ref(), name, version, owner, token).await
 }
 
 /// The quick registration, for the server function and for the plain HTML form the
 /// server answers without the wasm: every field error at once, the token's among them.
 #[cfg(feature = "ssr")]
 pub async fn register_quick(
-    catalog: &seam_store::LiveCatalog,
+    catalog: &std::sync::Arc<seam_store::LiveCatalog>,
     access: Option<&WriteAccess>,
     name: String,
     version: String,

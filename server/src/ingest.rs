@@ -26,7 +26,7 @@ pub struct Applied {
 
 /// Parses `text` (named `origin` in diagnostics), then applies it if it has no errors.
 pub async fn apply_text(
-    catalog: &LiveCatalog,
+    catalog: &Arc<LiveCatalog>,
     origin: &str,
     text: String,
     by: Submission<'_>,
@@ -55,7 +55,7 @@ pub async fn run(mut batches: mpsc::Receiver<ManifestBatch>, catalog: Arc<LiveCa
 /// Applies one collected batch: text is validated and stored like any other input; a
 /// gone origin removes what it alone declared (a removed file) or marks its services
 /// stale (a manifest no longer served).
-async fn collected(catalog: &LiveCatalog, batch: &ManifestBatch) -> Outcome {
+async fn collected(catalog: &Arc<LiveCatalog>, batch: &ManifestBatch) -> Outcome {
     let by = Submission {
         source: batch.source,
         by: batch.source,

@@ -29,7 +29,7 @@ pub async fn load_text(origin: &str, text: String, catalog: Arc<Snapshot>) -> Lo
 
 /// Applies a loaded catalog that has no error diagnostics, and logs what changed.
 pub async fn apply_loaded(
-    catalog: &LiveCatalog,
+    catalog: &Arc<LiveCatalog>,
     loaded: &Loaded,
     origin: &str,
     by: Submission<'_>,

@@ -204,6 +204,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("catalog write did not finish: {0}")]
+    Interrupted(String),
     #[error("service {name:?} was changed concurrently; retry")]
     Concurrent { name: String },
     #[error("cannot encode catalog entry: {0}")]

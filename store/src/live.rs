@@ -4,8 +4,10 @@
 //! what changed ([`CatalogEvent`]s on a `broadcast` channel). Readers never query the
 //! database for the catalog; consumers react to events instead of polling.
 //!
-//! Writes are serialised: a write's snapshot is published before the write returns, so
-//! a client that registered a service sees it on its next read.
+//! Writes are serialised and run to the end on a task of their own (a caller that goes
+//! away cannot stop one between the commit and the snapshot); a write's snapshot is
+//! published before the write returns, so a client that registered a service sees it on
+//! its next read.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,10 +41,10 @@ pub struct LiveCatalog {
     store: SharedStore,
     /// What the store holds, as declared; held while a write is in flight.
     declared: Mutex<(Declared, u64)>,
-    /// Set while a write is between the store and the published snapshot: if the write's
-    /// future is dropped there (the client went away, a timeout fired), the next write or
-    /// [`LiveCatalog::repair`] reads the catalog again, so no committed change stays out
-    /// of the snapshot.
+    /// Set while a write is between the store and the published snapshot. Writes run to
+    /// the end on tasks of their own, so only a write that failed there (its task
+    /// panicked) leaves it set; the next write or [`LiveCatalog::repair`] then reads the
+    /// catalog again, so no committed change stays out of the snapshot.
     dirty: AtomicBool,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<CatalogEvent>,
@@ -101,6 +103,16 @@ impl LiveCatalog {
     /// Applies a validated catalog in one transaction (see [`crate::Store::apply_catalog`])
     /// and publishes the result.
     pub async fn apply_catalog(
+        self: &Arc<Self>,
+        catalog: &Catalog,
+        by: Submission<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Change>, StoreError> {
+        let (this, catalog, by) = (self.clone(), catalog.clone(), OwnedSubmission::from(by));
+        to_the_end(async move { this.apply_catalog_now(&catalog, by.borrow(), now).await }).await
+    }
+
+    async fn apply_catalog_now(
         &self,
         catalog: &Catalog,
         by: Submission<'_>,
@@ -141,6 +153,15 @@ impl LiveCatalog {
     /// Marks the services discovery no longer finds at `origin` as stale (kept, not
     /// deleted) and publishes the change; returns their names.
     pub async fn mark_stale(
+        self: &Arc<Self>,
+        origin: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let (this, origin) = (self.clone(), origin.to_owned());
+        to_the_end(async move { this.mark_stale_now(&origin, now).await }).await
+    }
+
+    async fn mark_stale_now(
         &self,
         origin: &str,
         now: DateTime<Utc>,
@@ -214,6 +235,16 @@ impl LiveCatalog {
 
     /// Registers a service from its three fields (see [`crate::Store::insert_service`]).
     pub async fn insert_service(
+        self: &Arc<Self>,
+        service: &NewService,
+        by: Submission<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<ServiceRecord, StoreError> {
+        let (this, service, by) = (self.clone(), service.clone(), OwnedSubmission::from(by));
+        to_the_end(async move { this.insert_service_now(&service, by.borrow(), now).await }).await
+    }
+
+    async fn insert_service_now(
         &self,
         service: &NewService,
         by: Submission<'_>,
@@ -238,7 +269,16 @@ impl LiveCatalog {
     }
 
     /// Removes a service (see [`crate::Store::delete_service`]); returns whether it existed.
-    pub async fn delete_service(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub async fn delete_service(
+        self: &Arc<Self>,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (this, name) = (self.clone(), name.to_owned());
+        to_the_end(async move { this.delete_service_now(&name, now).await }).await
+    }
+
+    async fn delete_service_now(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let now = stored_precision(now);
         let mut guard = self.begin_write().await?;
         let existed = self.refused(self.store.delete_service(name, now).await)?;
@@ -327,6 +367,47 @@ impl LiveCatalog {
                 name: change.name.clone(),
                 change: change.change,
             });
+        }
+    }
+}
+
+/// Runs a write on a task of its own and waits for it: if the caller goes away (the
+/// client disconnected, a timeout fired), the write still finishes, commit and snapshot
+/// alike, instead of stopping between the two.
+async fn to_the_end<T: Send + 'static>(
+    write: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(write)
+        .await
+        .map_err(|err| StoreError::Interrupted(err.to_string()))?
+}
+
+/// A [`Submission`] that a write task can own.
+struct OwnedSubmission {
+    source: String,
+    by: String,
+    origin: String,
+    replaces_origin: bool,
+}
+
+impl From<Submission<'_>> for OwnedSubmission {
+    fn from(by: Submission<'_>) -> Self {
+        OwnedSubmission {
+            source: by.source.to_owned(),
+            by: by.by.to_owned(),
+            origin: by.origin.to_owned(),
+            replaces_origin: by.replaces_origin,
+        }
+    }
+}
+
+impl OwnedSubmission {
+    fn borrow(&self) -> Submission<'_> {
+        Submission {
+            source: &self.source,
+            by: &self.by,
+            origin: &self.origin,
+            replaces_origin: self.replaces_origin,
         }
     }
 }
