@@ -62,10 +62,15 @@ pub async fn list_services(query: ListQuery) -> Result<ServiceListPage, ServerFn
     let snapshot = catalog()?.snapshot();
     let filter = crate::detail::filter_of(&query);
     let page_size = PAGE_SIZE;
-    let total = snapshot.query(&filter, 0, 0).total;
-    let pages = total.div_ceil(page_size).max(1);
-    let page = query.page_number().min(pages);
-    let found = snapshot.query(&filter, (page - 1) * page_size, page_size);
+    let mut page = query.page_number();
+    let mut found = snapshot.query(&filter, (page - 1).saturating_mul(page_size), page_size);
+    let pages = found.total.div_ceil(page_size).max(1);
+    // A page past the end (an old bookmark, fewer services now) shows the last one.
+    if page > pages {
+        page = pages;
+        found = snapshot.query(&filter, (page - 1) * page_size, page_size);
+    }
+    let total = found.total;
     let facets = snapshot.facets();
     let catalog_size = snapshot.services().len();
     Ok(ServiceListPage {

@@ -861,6 +861,12 @@ async fn the_services_page_filters_sorts_and_pages_on_the_server() {
     assert!(html.contains(r#"data-service="svc-001""#));
     assert!(!html.contains(r#"data-service="svc-002""#));
     assert!(html.contains("Page 2 of 2"), "{html}");
+    // A page past the end, however far, shows the last one.
+    let (status, html) = server
+        .get_text("/services?domain=odd&page=18446744073709551615")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Page 2 of 2"), "{html}");
     // The controls show the state the URL set.
     assert!(
         html.contains(r#"<option value="odd" selected"#),
