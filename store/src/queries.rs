@@ -28,14 +28,20 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
                 create_only: bool,
             ) -> Result<$crate::Change, $crate::StoreError> {
-                let current: Option<(String, i64, String, Option<chrono::DateTime<chrono::Utc>>)> =
-                    sqlx::query_as(
-                        "SELECT manifest, revision, origin, stale_since FROM services WHERE name = $1",
-                    )
-                    .bind(&manifest.name)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                if let Some((_, _, origin, _)) = &current {
+                type Current = (
+                    String,
+                    i64,
+                    String,
+                    Option<chrono::DateTime<chrono::Utc>>,
+                    chrono::DateTime<chrono::Utc>,
+                );
+                let current: Option<Current> = sqlx::query_as(
+                    "SELECT manifest, revision, origin, stale_since, updated_at FROM services WHERE name = $1",
+                )
+                .bind(&manifest.name)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some((_, _, origin, _, _)) = &current {
                     if !origin.is_empty() && origin != by.origin {
                         tracing::warn!(
                             service = %manifest.name,
@@ -45,20 +51,14 @@ macro_rules! impl_store {
                         );
                     }
                 }
-                // A revision never starts before the one it replaces, whatever the clock of
-                // the writer (replicas' clocks differ, clocks step back).
-                let (latest,): (Option<chrono::DateTime<chrono::Utc>>,) = sqlx::query_as(
-                    "SELECT MAX(valid_from) FROM manifest_revisions WHERE service = $1",
-                )
-                .bind(&manifest.name)
-                .fetch_one(&mut **tx)
-                .await?;
-                let now = latest.map_or(now, |latest| now.max(latest));
-                let (change, revision) = match current {
+                // `since`: when the revision this one replaces started or ended. A revision
+                // never starts before it, whatever the writer's clock says (replicas'
+                // clocks differ, clocks step back).
+                let (change, revision, since) = match current {
                     Some(_) if create_only => {
                         return Err($crate::StoreError::Conflict { name: manifest.name.clone() })
                     }
-                    Some((stored, revision, origin, stale_since))
+                    Some((stored, revision, origin, stale_since, _))
                         if $crate::stored::same_manifest(&stored, manifest) =>
                     {
                         if origin != by.origin || stale_since.is_some() {
@@ -77,18 +77,23 @@ macro_rules! impl_store {
                             revision: Some(revision),
                         });
                     }
-                    Some((_, revision, _, _)) => ($crate::ChangeKind::Updated, revision + 1),
+                    // The current revision started when the service was last updated.
+                    Some((_, revision, _, _, updated_at)) => {
+                        ($crate::ChangeKind::Updated, revision + 1, Some(updated_at))
+                    }
                     None => {
                         // A service deleted and registered again continues its history.
-                        let (last,): (Option<i64>,) = sqlx::query_as(
-                            "SELECT MAX(revision) FROM manifest_revisions WHERE service = $1",
-                        )
-                        .bind(&manifest.name)
-                        .fetch_one(&mut **tx)
-                        .await?;
-                        ($crate::ChangeKind::Created, last.unwrap_or(0) + 1)
+                        let (last, closed): (Option<i64>, Option<chrono::DateTime<chrono::Utc>>) =
+                            sqlx::query_as(
+                                "SELECT MAX(revision), MAX(valid_to) FROM manifest_revisions WHERE service = $1",
+                            )
+                            .bind(&manifest.name)
+                            .fetch_one(&mut **tx)
+                            .await?;
+                        ($crate::ChangeKind::Created, last.unwrap_or(0) + 1, closed)
                     }
                 };
+                let now = since.map_or(now, |since| now.max(since));
                 let stored = $crate::stored::encode_manifest(manifest)?;
                 // One statement for both cases; an update keeps `registered_at`.
                 sqlx::query(

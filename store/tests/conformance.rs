@@ -176,6 +176,19 @@ async fn origins_and_history(store: &SharedStore, url: &str) {
         "{}",
         record.manifest
     );
+    // A writer whose clock lags (another replica) never opens a revision before the
+    // one it replaces: the intervals stay ordered.
+    let mut lagging = legacy.clone();
+    lagging.version = Some("1.2.0".into());
+    store
+        .apply_catalog(&services(&[lagging]), API, t1)
+        .await
+        .unwrap();
+    let history = store.service_history("legacy").await.unwrap();
+    for pair in history.windows(2) {
+        assert!(pair[0].valid_to == Some(pair[1].valid_from), "{history:?}");
+        assert!(pair[0].valid_from <= pair[1].valid_from, "{history:?}");
+    }
 
     // A file declares two services and a system; then only one; then it is removed.
     let system = seam_catalog::manifest::SystemEntity {
