@@ -134,25 +134,16 @@ pub async fn publish_instance_urls(
     }
 }
 
-/// Every `interval`, reads the whole catalog again when other Seam replicas may write to
-/// the same database (`shared`), or only when a write of this one was interrupted.
-pub async fn reload_periodically(
-    catalog: Arc<LiveCatalog>,
-    interval: std::time::Duration,
-    shared: bool,
-) {
+/// Reads the whole catalog again every `interval`, so that writes of other Seam replicas
+/// sharing the database reach this one's snapshot.
+pub async fn reload_periodically(catalog: Arc<LiveCatalog>, interval: std::time::Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let reloaded = if shared {
-            catalog.reload().await
-        } else {
-            catalog.repair().await
-        };
-        match reloaded {
-            Ok(true) => tracing::info!("catalog read again; snapshot rebuilt"),
+        match catalog.reload().await {
+            Ok(true) => tracing::info!("catalog changed by another replica; snapshot rebuilt"),
             Ok(false) => {}
             Err(err) => tracing::warn!(error = %err, "cannot reload the catalog"),
         }

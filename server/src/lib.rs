@@ -118,13 +118,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             instance_urls,
         ));
     }
-    // On PostgreSQL other replicas may write to the same database; on both, a write cut
-    // short between the store and the snapshot is repaired.
-    background.spawn(ingest::reload_periodically(
-        state.catalog.clone(),
-        CATALOG_RELOAD_INTERVAL,
-        backend == seam_store::Backend::Postgres,
-    ));
+    if backend == seam_store::Backend::Postgres {
+        // Other replicas may write to the same database.
+        background.spawn(ingest::reload_periodically(
+            state.catalog.clone(),
+            CATALOG_RELOAD_INTERVAL,
+        ));
+    }
     let router = http::router(state);
     let listener = TcpListener::bind(config.listen)
         .await

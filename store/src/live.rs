@@ -9,14 +9,13 @@
 //! published before the write returns, so a client that registered a service sees it on
 //! its next read.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use seam_catalog::manifest::Catalog;
 use seam_catalog::NewService;
 use seam_snapshot::{Declared, DeclaredService, ServiceMeta, Snapshot};
-use tokio::sync::{broadcast, watch, Mutex, MutexGuard};
+use tokio::sync::{broadcast, watch, Mutex};
 
 use crate::{Change, ChangeKind, EntityRecord, ServiceRecord, SharedStore, StoreError, Submission};
 
@@ -41,11 +40,6 @@ pub struct LiveCatalog {
     store: SharedStore,
     /// What the store holds, as declared; held while a write is in flight.
     declared: Mutex<(Declared, u64)>,
-    /// Set while a write is between the store and the published snapshot. Writes run to
-    /// the end on tasks of their own, so only a write that failed there (its task
-    /// panicked) leaves it set; the next write or [`LiveCatalog::repair`] then reads the
-    /// catalog again, so no committed change stays out of the snapshot.
-    dirty: AtomicBool,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<CatalogEvent>,
 }
@@ -64,7 +58,6 @@ impl LiveCatalog {
         Ok(Arc::new(LiveCatalog {
             store,
             declared: Mutex::new((declared, 1)),
-            dirty: AtomicBool::new(false),
             snapshot: snapshot_tx,
             events,
         }))
@@ -119,8 +112,8 @@ impl LiveCatalog {
         now: DateTime<Utc>,
     ) -> Result<Vec<Change>, StoreError> {
         let now = stored_precision(now);
-        let mut guard = self.begin_write().await?;
-        let changes = self.refused(self.store.apply_catalog(catalog, by, now).await)?;
+        let mut guard = self.declared.lock().await;
+        let changes = self.store.apply_catalog(catalog, by, now).await?;
         let declared = &mut guard.0;
         let mut published = Vec::with_capacity(changes.len());
         for change in &changes {
@@ -167,8 +160,8 @@ impl LiveCatalog {
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
         let now = stored_precision(now);
-        let mut guard = self.begin_write().await?;
-        let names = self.refused(self.store.mark_stale(origin, now).await)?;
+        let mut guard = self.declared.lock().await;
+        let names = self.store.mark_stale(origin, now).await?;
         let mut changes = Vec::new();
         for name in &names {
             if let Some(service) = guard.0.services.get_mut(name) {
@@ -251,8 +244,8 @@ impl LiveCatalog {
         now: DateTime<Utc>,
     ) -> Result<ServiceRecord, StoreError> {
         let now = stored_precision(now);
-        let mut guard = self.begin_write().await?;
-        let record = self.refused(self.store.insert_service(service, by, now).await)?;
+        let mut guard = self.declared.lock().await;
+        let record = self.store.insert_service(service, by, now).await?;
         let declared_service = declared_service(&record)?;
         guard
             .0
@@ -280,8 +273,8 @@ impl LiveCatalog {
 
     async fn delete_service_now(&self, name: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let now = stored_precision(now);
-        let mut guard = self.begin_write().await?;
-        let existed = self.refused(self.store.delete_service(name, now).await)?;
+        let mut guard = self.declared.lock().await;
+        let existed = self.store.delete_service(name, now).await?;
         guard.0.services.remove(name);
         let changes: Vec<Change> = existed
             .then(|| Change {
@@ -300,54 +293,18 @@ impl LiveCatalog {
     /// process knows: other Seam replicas sharing a PostgreSQL database write too.
     pub async fn reload(&self) -> Result<bool, StoreError> {
         let mut guard = self.declared.lock().await;
-        self.reload_locked(&mut guard).await
-    }
-
-    /// Reloads only if a write was interrupted between the store and the snapshot.
-    pub async fn repair(&self) -> Result<bool, StoreError> {
-        let mut guard = self.declared.lock().await;
-        if !self.dirty.load(Ordering::SeqCst) {
-            return Ok(false);
-        }
-        self.reload_locked(&mut guard).await
-    }
-
-    async fn reload_locked(&self, guard: &mut (Declared, u64)) -> Result<bool, StoreError> {
         let fresh = read_declared(&self.store).await?;
-        self.dirty.store(false, Ordering::SeqCst);
         if fresh == guard.0 {
             return Ok(false);
         }
         let changes = diff(&guard.0, &fresh);
         guard.0 = fresh;
-        self.publish(guard, &changes);
+        self.publish(&mut guard, &changes);
         Ok(true)
-    }
-
-    /// A store write that failed was rolled back: nothing to repair.
-    fn refused<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        if result.is_err() {
-            self.dirty.store(false, Ordering::SeqCst);
-        }
-        result
-    }
-
-    /// Takes the write lock, first repairing what an interrupted write left, and marks
-    /// a write in flight until [`LiveCatalog::publish`] clears it.
-    async fn begin_write(&self) -> Result<MutexGuard<'_, (Declared, u64)>, StoreError> {
-        let mut guard = self.declared.lock().await;
-        if self.dirty.load(Ordering::SeqCst) {
-            tracing::warn!("an earlier catalog write was interrupted; reading the catalog again");
-            self.reload_locked(&mut guard).await?;
-        }
-        self.dirty.store(true, Ordering::SeqCst);
-        Ok(guard)
     }
 
     /// Builds and publishes the next snapshot, then sends an event per real change.
     fn publish(&self, guard: &mut (Declared, u64), changes: &[Change]) {
-        // The in-memory copy is now what the store holds.
-        self.dirty.store(false, Ordering::SeqCst);
         let changed: Vec<&Change> = changes
             .iter()
             .filter(|c| c.change != ChangeKind::Unchanged)
