@@ -212,9 +212,11 @@ pub fn domains(snapshot: &Snapshot) -> Vec<DomainRow> {
 /// What registering `incoming` would do to each of its services, compared with what the
 /// catalog holds (by meaning, as the store compares).
 pub async fn plan(catalog: &seam_store::LiveCatalog, incoming: &Catalog) -> Vec<PlanRow> {
+    let names: Vec<&str> = incoming.services.iter().map(|s| s.name.as_str()).collect();
+    let current = catalog.declared_services(&names).await;
     let mut rows = Vec::with_capacity(incoming.services.len());
-    for service in &incoming.services {
-        let row = match catalog.declared_service(&service.name).await {
+    for (service, current) in incoming.services.iter().zip(current) {
+        let row = match current {
             None => PlanRow {
                 name: service.name.clone(),
                 action: "create".to_owned(),

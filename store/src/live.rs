@@ -79,13 +79,17 @@ impl LiveCatalog {
         self.events.subscribe()
     }
 
-    /// The manifest of a service as stored (before resolution), if it is in the catalog.
-    pub async fn declared_service(
+    /// The manifests of these services as stored (before resolution), `None` for those
+    /// not in the catalog; one look under the write lock for all of them.
+    pub async fn declared_services(
         &self,
-        name: &str,
-    ) -> Option<seam_catalog::manifest::ServiceManifest> {
+        names: &[&str],
+    ) -> Vec<Option<seam_catalog::manifest::ServiceManifest>> {
         let guard = self.declared.lock().await;
-        guard.0.services.get(name).map(|s| s.manifest.clone())
+        names
+            .iter()
+            .map(|name| guard.0.services.get(*name).map(|s| s.manifest.clone()))
+            .collect()
     }
 
     /// The store, for what the snapshot does not hold (revision history).
