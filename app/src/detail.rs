@@ -46,8 +46,14 @@ pub fn pretty_manifest(revision: &RevisionRecord) -> String {
 /// The snapshot filter a list query asks for (unknown sort names sort by name).
 pub fn filter_of(query: &ListQuery) -> ServiceFilter {
     let set = |v: &str| Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+    // The page shortens an overlong text filter rather than failing.
+    let q: String = query
+        .q
+        .chars()
+        .take(seam_snapshot::MAX_QUERY_CHARS)
+        .collect();
     ServiceFilter {
-        q: set(&query.q),
+        q: set(&q),
         owner: set(&query.owner),
         domain: set(&query.domain),
         system: set(&query.system),

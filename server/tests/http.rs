@@ -887,6 +887,12 @@ async fn the_services_page_filters_sorts_and_pages_on_the_server() {
     assert_eq!(names, ["svc-015", "svc-017", "svc-019"]);
     let (status, body) = server.get_json("/api/v1/services?limit=5000").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // An overlong text filter is refused by the API and shortened by the page.
+    let long = "x".repeat(5000);
+    let (status, body) = server.get_json(&format!("/api/v1/services?q={long}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = server.get_text(&format!("/services?q={long}")).await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 /// The Backstage example tree, one file per request, one file per directory-collector
@@ -1090,7 +1096,9 @@ async fn read_tokens_protect_the_api_and_the_pages() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     // A forged cookie is no session.
-    let forged = format!("{}0", &session[..session.len() - 1]);
+    // (the last signature digit changed: to 1 when it is 0, else to 0).
+    let last = if session.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &session[..session.len() - 1]);
     let page = no_redirects
         .get(server.url("/services"))
         .header("cookie", forged)
@@ -1149,4 +1157,31 @@ async fn assets_are_compressed_and_cached_by_content_hash() {
         html.contains(&format!("/pkg/seam.{}.wasm", hash("wasm"))),
         "{html}"
     );
+}
+
+/// The plain-HTML quick form: huge fields are refused, nothing is stored, and the way
+/// back carries only a bounded part of what was typed.
+#[tokio::test]
+async fn the_quick_form_refuses_huge_input_and_stays_bounded() {
+    let server = TestServer::start().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let huge = "a".repeat(200_000);
+    let response = no_redirects
+        .post(server.url("/register/quick"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("name={huge}&version={huge}&owner=%3Cscript%3E"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.len() < 4000, "{} bytes", location.len());
+    assert!(location.contains("qr_error_name="), "{location}");
+    assert!(server.service_names().await.is_empty(), "nothing stored");
+    let (status, html) = server.get_text(&location).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!html.contains("<script>"), "typed text is escaped");
 }

@@ -18,7 +18,7 @@ use seam_catalog::manifest::{
 };
 use seam_catalog::Resolver;
 
-pub use query::{Page, ServiceFilter, SortKey};
+pub use query::{Page, ServiceFilter, SortKey, MAX_QUERY_CHARS};
 
 /// What the store says of a service besides its manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]

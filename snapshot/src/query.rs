@@ -44,6 +44,9 @@ impl SortKey {
     }
 }
 
+/// Longest text filter, in characters: matching costs its length for every service.
+pub const MAX_QUERY_CHARS: usize = 200;
+
 /// Which services a list shows, and in what order. Filters compare exactly, except `q`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceFilter {

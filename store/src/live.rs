@@ -23,6 +23,9 @@ use crate::{Change, ChangeKind, EntityRecord, ServiceRecord, SharedStore, StoreE
 /// reads the current snapshot instead).
 const EVENT_BUFFER: usize = 16_384;
 
+/// Past catalogs ([`LiveCatalog::snapshot_at`]) read and resolved at once.
+const PAST_READS: usize = 2;
+
 /// One change to the catalog, after it was committed and its snapshot published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogEvent {
@@ -42,6 +45,8 @@ pub struct LiveCatalog {
     declared: Mutex<(Declared, u64)>,
     snapshot: watch::Sender<Arc<Snapshot>>,
     events: broadcast::Sender<CatalogEvent>,
+    /// Past catalogs read at once: each reads and resolves a whole catalog.
+    past_reads: tokio::sync::Semaphore,
 }
 
 impl LiveCatalog {
@@ -60,6 +65,7 @@ impl LiveCatalog {
             declared: Mutex::new((declared, 1)),
             snapshot: snapshot_tx,
             events,
+            past_reads: tokio::sync::Semaphore::new(PAST_READS),
         }))
     }
 
@@ -184,6 +190,12 @@ impl LiveCatalog {
 
     /// The catalog as it was at `at`, resolved like the current one (generation 0).
     pub async fn snapshot_at(&self, at: DateTime<Utc>) -> Result<Snapshot, StoreError> {
+        // Bounded, so many such requests wait for each other, not for the database.
+        let _permit = self
+            .past_reads
+            .acquire()
+            .await
+            .map_err(|err| StoreError::Interrupted(err.to_string()))?;
         let past = self.store.catalog_at(at).await?;
         let mut declared = Declared::default();
         // Oldest revision first, so a newer one valid at the same instant wins; a row

@@ -7,7 +7,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use seam_catalog::manifest::{self, Diagnostic, Limits, ServiceManifest};
 use seam_catalog::ServiceDraft;
-use seam_snapshot::{ServiceFilter, ServiceView, SortKey};
+use seam_snapshot::{ServiceFilter, ServiceView, SortKey, MAX_QUERY_CHARS};
 use seam_store::{Change, RevisionRecord, ServiceRecord, Submission};
 use serde::{Deserialize, Serialize};
 
@@ -147,6 +147,16 @@ impl ListParams {
         if offset < 0 {
             return Err(ApiError::InvalidQuery(format!(
                 "offset={offset}: expected 0 or more"
+            )));
+        }
+        if let Some(q) = self
+            .q
+            .as_deref()
+            .filter(|q| q.chars().count() > MAX_QUERY_CHARS)
+        {
+            return Err(ApiError::InvalidQuery(format!(
+                "q is {} characters long: at most {MAX_QUERY_CHARS} are allowed",
+                q.chars().count()
             )));
         }
         let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());

@@ -154,6 +154,9 @@ async fn cache_assets(
     response
 }
 
+/// Characters of each typed field the quick form's redirect carries back.
+const TYPED_KEPT: usize = 200;
+
 #[derive(serde::Deserialize)]
 struct QuickForm {
     name: String,
@@ -178,11 +181,13 @@ async fn quick_register(
         owner,
         token,
     } = form;
+    // What was typed goes back into the URL, cut short: it is shown, not trusted.
+    let keep = |text: &str| enc(&text.chars().take(TYPED_KEPT).collect::<String>());
     let typed = format!(
         "qr_name={}&qr_version={}&qr_owner={}",
-        enc(&name),
-        enc(&version),
-        enc(&owner)
+        keep(&name),
+        keep(&version),
+        keep(&owner)
     );
     let outcome =
         seam_app::api::register_quick(&state.catalog, Some(&access), name, version, owner, token)
@@ -194,7 +199,7 @@ async fn quick_register(
         Ok(RegisterOutcome::Invalid(errors)) => {
             let errors: String = errors
                 .iter()
-                .map(|e| format!("&qr_error_{}={}", enc(&e.field), enc(&e.message)))
+                .map(|e| format!("&qr_error_{}={}", keep(&e.field), keep(&e.message)))
                 .collect();
             format!("/services?{typed}{errors}#register-form")
         }
