@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use seam_catalog::manifest::{
-    Access, ApiEntity, Dependency, DomainEntity, Instance, KnownNames, Protocol, ResourceEntity,
-    ServiceManifest, SystemEntity, TeamEntity, UserEntity,
+    Access, ApiEntity, Dependency, DomainEntity, Instance, KnownNames, NameKind, Protocol,
+    ResourceEntity, ServiceManifest, SystemEntity, TeamEntity, UserEntity,
 };
 use seam_catalog::Resolver;
 
@@ -180,7 +180,6 @@ pub struct Snapshot {
     domains: BTreeMap<String, DomainView>,
     teams: BTreeMap<String, TeamView>,
     facets: Facets,
-    known: KnownNames,
 }
 
 impl Snapshot {
@@ -262,19 +261,10 @@ impl Snapshot {
             domains: BTreeMap::new(),
             teams: BTreeMap::new(),
             facets: Facets::default(),
-            known: KnownNames::default(),
             services,
             apis,
         };
         snapshot.group(declared);
-        snapshot.known = KnownNames {
-            services: snapshot.services.keys().cloned().collect(),
-            apis: snapshot.apis.keys().cloned().collect(),
-            systems: snapshot.systems.keys().cloned().collect(),
-            domains: snapshot.domains.keys().cloned().collect(),
-            groups: snapshot.teams.keys().cloned().collect(),
-            resources: snapshot.datastores.keys().cloned().collect(),
-        };
         snapshot
     }
 
@@ -475,14 +465,23 @@ impl Snapshot {
         &self.facets
     }
 
-    /// Every name the catalog holds, by kind, for checking references in new input.
-    pub fn known_names(&self) -> &KnownNames {
-        &self.known
-    }
-
     /// Whether a name is a service of the catalog.
     pub fn has_service(&self, name: &str) -> bool {
         self.services.contains_key(name)
+    }
+}
+
+/// References in new input are checked against the catalog's own indexes.
+impl KnownNames for Snapshot {
+    fn knows(&self, kind: NameKind, name: &str) -> bool {
+        match kind {
+            NameKind::Service => self.services.contains_key(name),
+            NameKind::Api => self.apis.contains_key(name),
+            NameKind::System => self.systems.contains_key(name),
+            NameKind::Domain => self.domains.contains_key(name),
+            NameKind::Group => self.teams.contains_key(name),
+            NameKind::Resource => self.datastores.contains_key(name),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub async fn load_text(origin: &str, text: String, catalog: Arc<Snapshot>) -> Lo
                 text: &text,
             }],
             &Limits::default(),
-            catalog.known_names(),
+            catalog.as_ref(),
         )
     })
     .await

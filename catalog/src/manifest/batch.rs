@@ -172,7 +172,7 @@ impl Batch {
     }
 
     /// Runs the checks across documents and returns the catalog with every diagnostic.
-    pub fn finish(mut self, known: &KnownNames) -> (Catalog, Vec<Diagnostic>) {
+    pub fn finish(mut self, known: &dyn KnownNames) -> (Catalog, Vec<Diagnostic>) {
         self.report_duplicates();
         let mut index = Index::new(&self.declared);
         index.known = known;
@@ -277,39 +277,51 @@ fn kind_noun(entity: &Entity) -> Option<&'static str> {
     })
 }
 
-/// Names the catalog already holds, by kind: references to them are not "unknown",
-/// whichever batch declared them.
-#[derive(Debug, Clone, Default)]
-pub struct KnownNames {
-    pub services: HashSet<String>,
-    pub apis: HashSet<String>,
-    pub systems: HashSet<String>,
-    pub domains: HashSet<String>,
-    pub groups: HashSet<String>,
-    pub resources: HashSet<String>,
+/// The kinds of name a reference can point at, for [`KnownNames`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Service,
+    Api,
+    System,
+    Domain,
+    /// A group (team).
+    Group,
+    Resource,
 }
 
-impl KnownNames {
-    fn has(&self, kind: RefKind, name: &str) -> bool {
-        let set = match kind {
-            RefKind::Service => &self.services,
-            RefKind::Api => &self.apis,
-            RefKind::System => &self.systems,
-            RefKind::Domain => &self.domains,
-            RefKind::Owner | RefKind::Group => &self.groups,
-            RefKind::User => return false,
-            RefKind::Resource => &self.resources,
-        };
-        set.contains(name)
+/// What the catalog already holds: references to it are not "unknown", whichever batch
+/// declared it. The catalog snapshot answers from its own indexes.
+pub trait KnownNames {
+    fn knows(&self, kind: NameKind, name: &str) -> bool;
+}
+
+/// A catalog that holds nothing yet.
+pub struct NoNames;
+
+impl KnownNames for NoNames {
+    fn knows(&self, _kind: NameKind, _name: &str) -> bool {
+        false
     }
 }
 
-static NO_NAMES: std::sync::OnceLock<KnownNames> = std::sync::OnceLock::new();
+impl RefKind {
+    fn name_kind(self) -> Option<NameKind> {
+        Some(match self {
+            RefKind::Service => NameKind::Service,
+            RefKind::Api => NameKind::Api,
+            RefKind::System => NameKind::System,
+            RefKind::Domain => NameKind::Domain,
+            RefKind::Owner | RefKind::Group => NameKind::Group,
+            RefKind::Resource => NameKind::Resource,
+            RefKind::User => return None,
+        })
+    }
+}
 
 /// Names the batch declares, by kind, to check references against.
 struct Index<'k> {
     /// What the catalog holds already.
-    known: &'k KnownNames,
+    known: &'k dyn KnownNames,
     names: HashMap<RefKind, HashSet<String>>,
     /// Kinds with at least one declaration; references to other kinds are not checked
     /// (Seam manifests name owners and systems that only Backstage could declare).
@@ -319,7 +331,7 @@ struct Index<'k> {
 impl Index<'_> {
     fn new(declared: &[Declared]) -> Self {
         let mut index = Index {
-            known: NO_NAMES.get_or_init(KnownNames::default),
+            known: &NoNames,
             names: HashMap::new(),
             declared_kinds: HashSet::new(),
         };
@@ -368,7 +380,9 @@ impl Index<'_> {
     fn check(&self, cx: &mut Cx<'_>, r: &Ref) {
         if !self.declared_kinds.contains(&r.kind)
             || self.has(r.kind, &r.target.value)
-            || self.known.has(r.kind, &r.target.value)
+            || r.kind
+                .name_kind()
+                .is_some_and(|kind| self.known.knows(kind, &r.target.value))
         {
             return;
         }

@@ -97,7 +97,7 @@ use std::collections::HashSet;
 pub use backstage::{
     ANNOTATION_BASE_URL, ANNOTATION_HEALTH_URL, ANNOTATION_METRICS_URL, ANNOTATION_VERSION,
 };
-pub use batch::KnownNames;
+pub use batch::{KnownNames, NameKind, NoNames};
 pub use model::*;
 pub use schema::json_schema;
 
@@ -168,12 +168,12 @@ const MAX_TREE_FILES: usize = 10_000;
 /// Parses and validates every document of every input, then checks references across all
 /// of them.
 pub fn load(inputs: &[Input<'_>], limits: &Limits) -> Loaded {
-    load_against(inputs, limits, &KnownNames::default())
+    load_against(inputs, limits, &NoNames)
 }
 
 /// Like [`load`], with the names the catalog already holds: a reference to one of them
 /// is not reported as unknown.
-pub fn load_against(inputs: &[Input<'_>], limits: &Limits, known: &KnownNames) -> Loaded {
+pub fn load_against(inputs: &[Input<'_>], limits: &Limits, known: &dyn KnownNames) -> Loaded {
     let mut batch = Batch::default();
     for input in inputs {
         read_input(&mut batch, input.name, input.text, limits);
@@ -256,7 +256,7 @@ pub fn load_tree(
         }
         stack.extend(next.into_iter().rev());
     }
-    finish(batch, &KnownNames::default())
+    finish(batch, &NoNames)
 }
 
 /// The Location target that named a file, for messages about that file.
@@ -285,7 +285,7 @@ impl Naming {
 /// Most diagnostics one load returns; the rest are counted in a last one.
 pub const MAX_DIAGNOSTICS: usize = 200;
 
-fn finish(batch: Batch, known: &KnownNames) -> Loaded {
+fn finish(batch: Batch, known: &dyn KnownNames) -> Loaded {
     let (catalog, mut diagnostics) = batch.finish(known);
     cap_diagnostics(&mut diagnostics, MAX_DIAGNOSTICS);
     Loaded {

@@ -1299,3 +1299,37 @@ fn syntax_errors_point_at_the_mistake() {
     );
     assert!(!braces.contains("never closed"), "{braces}");
 }
+
+/// References are checked against the batch and against what the catalog already holds.
+#[test]
+fn references_to_the_catalog_are_not_unknown() {
+    struct Catalog;
+    impl KnownNames for Catalog {
+        fn knows(&self, kind: NameKind, name: &str) -> bool {
+            kind == NameKind::Service && name == "payments"
+        }
+    }
+    let text = minimal(
+        "a",
+        "  consumes:\n    - {service: payments}\n    - {service: ghost}\n",
+    );
+    let input = [Input {
+        name: "m.yaml",
+        text: &text,
+    }];
+    let against = |known: &dyn KnownNames| -> Vec<String> {
+        load_against(&input, &Limits::default(), known)
+            .diagnostics
+            .iter()
+            .map(|d| d.message.clone())
+            .collect()
+    };
+    assert_eq!(
+        against(&NoNames),
+        [
+            "consumes unknown service \"payments\"",
+            "consumes unknown service \"ghost\""
+        ]
+    );
+    assert_eq!(against(&Catalog), ["consumes unknown service \"ghost\""]);
+}
