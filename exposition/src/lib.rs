@@ -1,0 +1,1 @@
+//! Zero-copy parser for the Prometheus text format 0.0.4 and OpenMetrics 1.0 text.
