@@ -1,0 +1,302 @@
+//! The health of everything at one moment: instances, services, systems, domains and the
+//! whole system, rolled up with [`Thresholds::roll_up`].
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::recorder::{Check, InstanceKey, Recorder};
+use crate::state::{State, Thresholds};
+use crate::stats::RequestStats;
+
+/// Where a service sits, and its instances: the catalog's part of the health report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTopology {
+    pub name: String,
+    pub system: Option<String>,
+    pub domain: Option<String>,
+    /// Instance identities as the recorder keys them.
+    pub instances: Vec<String>,
+}
+
+/// The figures of one node over the report's window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    pub state: State,
+    /// Requests per second.
+    pub request_rate: f64,
+    /// Server errors per request, 0..1; `None` without requests.
+    pub error_ratio: Option<f64>,
+    /// 95th percentile of request durations; `None` without a duration histogram.
+    pub latency_p95_seconds: Option<f64>,
+    #[serde(skip)]
+    pub stats: RequestStats,
+}
+
+impl Figures {
+    fn new(state: State, stats: RequestStats, window_seconds: i64) -> Figures {
+        Figures {
+            state,
+            request_rate: stats.rate(window_seconds as f64),
+            error_ratio: stats.error_ratio(),
+            latency_p95_seconds: stats.quantile(0.95),
+            stats,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstanceHealth {
+    pub instance: String,
+    /// The last scrape and probe; `None` before the first.
+    #[serde(skip)]
+    pub scrape: Option<Check>,
+    #[serde(skip)]
+    pub probe: Option<Check>,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceHealth {
+    pub name: String,
+    pub system: Option<String>,
+    pub domain: Option<String>,
+    #[serde(flatten)]
+    pub figures: Figures,
+    pub instances: Vec<InstanceHealth>,
+}
+
+/// A system or a domain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupHealth {
+    pub name: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+/// The health of everything, over the window that ends at `at`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    pub at: i64,
+    pub window_seconds: i64,
+    pub overall: Figures,
+    pub domains: Vec<GroupHealth>,
+    pub systems: Vec<GroupHealth>,
+    pub services: Vec<ServiceHealth>,
+}
+
+impl HealthReport {
+    /// Builds the report from the recorder's memory over the last `window_seconds`.
+    pub fn build(
+        recorder: &Recorder,
+        thresholds: &Thresholds,
+        topology: &[ServiceTopology],
+        now: i64,
+        window_seconds: i64,
+    ) -> HealthReport {
+        let window = window_seconds.max(1);
+        let mut services = Vec::with_capacity(topology.len());
+        for service in topology {
+            let mut instances = Vec::with_capacity(service.instances.len());
+            let mut pooled = RequestStats::default();
+            let mut children = Vec::with_capacity(service.instances.len());
+            for instance in &service.instances {
+                let key = InstanceKey {
+                    service: service.name.clone(),
+                    instance: instance.clone(),
+                };
+                let stats = recorder.window(&key, now, window);
+                let (scrape, probe) = recorder.checks(&key);
+                let state = thresholds.instance_state(
+                    scrape.map(|check| check.up),
+                    probe.map(|check| check.up),
+                    &stats,
+                );
+                pooled.add(&stats);
+                children.push((state, stats.requests));
+                instances.push(InstanceHealth {
+                    instance: instance.clone(),
+                    scrape,
+                    probe,
+                    figures: Figures::new(state, stats, window),
+                });
+            }
+            let state = thresholds.roll_up(&children);
+            services.push(ServiceHealth {
+                name: service.name.clone(),
+                system: service.system.clone(),
+                domain: service.domain.clone(),
+                figures: Figures::new(state, pooled, window),
+                instances,
+            });
+        }
+
+        // Systems from their services; domains from their systems and their services
+        // without a system; the whole from domains, systems without a domain and services
+        // with neither.
+        let mut systems: BTreeMap<&str, (Option<&str>, Vec<&Figures>)> = BTreeMap::new();
+        let mut domain_members: BTreeMap<&str, Vec<Figures>> = BTreeMap::new();
+        let mut top: Vec<Figures> = Vec::new();
+        for service in &services {
+            match (&service.system, &service.domain) {
+                (Some(system), domain) => {
+                    let entry = systems.entry(system).or_insert((None, Vec::new()));
+                    if entry.0.is_none() {
+                        entry.0 = domain.as_deref();
+                    }
+                    entry.1.push(&service.figures);
+                }
+                (None, Some(domain)) => domain_members
+                    .entry(domain)
+                    .or_default()
+                    .push(service.figures.clone()),
+                (None, None) => top.push(service.figures.clone()),
+            }
+        }
+        let mut system_health = Vec::with_capacity(systems.len());
+        for (name, (domain, members)) in systems {
+            let figures = roll(thresholds, members.iter().copied(), window);
+            match domain {
+                Some(domain) => domain_members
+                    .entry(domain)
+                    .or_default()
+                    .push(figures.clone()),
+                None => top.push(figures.clone()),
+            }
+            system_health.push(GroupHealth {
+                name: name.to_owned(),
+                figures,
+            });
+        }
+        let mut domain_health = Vec::with_capacity(domain_members.len());
+        for (name, members) in domain_members {
+            let figures = roll(thresholds, members.iter(), window);
+            top.push(figures.clone());
+            domain_health.push(GroupHealth {
+                name: name.to_owned(),
+                figures,
+            });
+        }
+        let overall = roll(thresholds, top.iter(), window);
+        HealthReport {
+            at: now,
+            window_seconds: window,
+            overall,
+            domains: domain_health,
+            systems: system_health,
+            services,
+        }
+    }
+
+    /// How many services are in each state.
+    pub fn service_counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts: BTreeMap<&'static str, usize> =
+            State::ALL.iter().map(|state| (state.as_str(), 0)).collect();
+        for service in &self.services {
+            *counts.entry(service.figures.state.as_str()).or_default() += 1;
+        }
+        counts
+    }
+}
+
+fn roll<'a>(
+    thresholds: &Thresholds,
+    members: impl Iterator<Item = &'a Figures>,
+    window: i64,
+) -> Figures {
+    let mut pooled = RequestStats::default();
+    let mut children = Vec::new();
+    for member in members {
+        pooled.add(&member.stats);
+        children.push((member.state, member.stats.requests));
+    }
+    Figures::new(thresholds.roll_up(&children), pooled, window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topology(
+        name: &str,
+        system: Option<&str>,
+        domain: Option<&str>,
+        instances: &[&str],
+    ) -> ServiceTopology {
+        ServiceTopology {
+            name: name.to_owned(),
+            system: system.map(str::to_owned),
+            domain: domain.map(str::to_owned),
+            instances: instances.iter().map(|i| (*i).to_owned()).collect(),
+        }
+    }
+
+    fn scrape(
+        recorder: &mut Recorder,
+        service: &str,
+        instance: &str,
+        up: bool,
+        requests: f64,
+        errors: f64,
+    ) {
+        let key = InstanceKey {
+            service: service.to_owned(),
+            instance: instance.to_owned(),
+        };
+        let stats = RequestStats {
+            requests,
+            errors,
+            ..Default::default()
+        };
+        recorder.record_scrape(&key, 100, up, &stats);
+    }
+
+    #[test]
+    fn rolls_up_through_systems_and_domains() {
+        let mut recorder = Recorder::new(60, 10);
+        scrape(&mut recorder, "cart", "a", true, 600.0, 0.0);
+        scrape(&mut recorder, "cart", "b", false, 0.0, 0.0);
+        scrape(&mut recorder, "pay", "a", true, 60.0, 30.0);
+        scrape(&mut recorder, "canary", "a", true, 1.0, 1.0);
+        let topology = vec![
+            topology("cart", Some("shop"), Some("sales"), &["a", "b"]),
+            topology("pay", Some("billing"), Some("money"), &["a"]),
+            topology("canary", Some("shop"), Some("sales"), &["a"]),
+            topology("new", None, None, &["x"]),
+        ];
+        let report = HealthReport::build(&recorder, &Thresholds::default(), &topology, 110, 60);
+        let state = |name: &str| {
+            report
+                .services
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .figures
+                .state
+        };
+        assert_eq!(state("cart"), State::Degraded, "one of two instances down");
+        assert_eq!(state("pay"), State::Failing);
+        assert_eq!(state("canary"), State::Failing);
+        assert_eq!(state("new"), State::Unknown);
+        let shop = &report
+            .systems
+            .iter()
+            .find(|s| s.name == "shop")
+            .unwrap()
+            .figures;
+        assert_eq!(
+            shop.state,
+            State::Degraded,
+            "the failing canary carries too little traffic"
+        );
+        assert!((shop.request_rate - 601.0 / 60.0).abs() < 1e-9);
+        assert_eq!(report.domains.len(), 2);
+        assert_eq!(
+            report.overall.state,
+            State::Degraded,
+            "pay carries under 10% of all requests"
+        );
+        assert_eq!(report.service_counts()["failing"], 2);
+    }
+}
