@@ -9,6 +9,7 @@
 pub mod directory;
 pub mod discovery;
 pub mod outbound;
+pub mod scrape;
 
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
@@ -107,13 +108,16 @@ pub async fn deliver(
 }
 
 /// The `[collectors]` table of Seam's configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorsConfig {
     /// Manifests that services serve themselves, fetched from their base URLs.
     pub discovery: Option<discovery::DiscoveryConfig>,
     /// A directory of manifest files kept in git (GitOps), watched for changes.
     pub directory: Option<directory::DirectoryConfig>,
+    /// Scraping every instance's metrics and probing its health URL (on by default).
+    #[serde(default)]
+    pub scrape: scrape::ScrapeConfig,
 }
 
 /// Starts every configured collector; they stop on `cx.shutdown`, or when the returned
