@@ -7,6 +7,7 @@
 //!
 //! Database rows stay in this crate: callers get [`ServiceRecord`]s.
 
+mod health;
 pub mod ingest;
 pub mod live;
 mod postgres;
@@ -20,7 +21,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use seam_catalog::manifest::{Catalog, ServiceManifest};
 use seam_catalog::NewService;
+use seam_health::BucketRow;
 
+pub use health::StoredBucket;
 pub use live::{CatalogEvent, LiveCatalog};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -285,6 +288,27 @@ pub trait Store: Send + Sync + 'static {
         kind: &str,
         name: &str,
     ) -> Result<Vec<EntityRevisionRecord>, StoreError>;
+
+    /// Adds request statistics of buckets `seconds` long (closed minutes) to what is
+    /// stored, in one transaction; a bucket written twice adds up.
+    async fn write_health(&self, seconds: i64, rows: &[BucketRow]) -> Result<(), StoreError>;
+
+    /// Returns the stored buckets of a service's instance (`instance` empty: the service
+    /// as a whole) that overlap `[from, to)` (unix seconds), minutes and hours, by start.
+    async fn read_health(
+        &self,
+        service: &str,
+        instance: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<StoredBucket>, StoreError>;
+
+    /// Sums the minute buckets that ended by `before` into hour buckets and removes
+    /// them, in one transaction; returns how many minutes it folded.
+    async fn downsample_health(&self, before: i64) -> Result<usize, StoreError>;
+
+    /// Removes every bucket that ended by `before`; returns how many.
+    async fn prune_health(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 /// Shared handle to whichever store is configured.

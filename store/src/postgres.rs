@@ -3,6 +3,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
+use crate::health::impl_health;
 use crate::queries::impl_store;
 use crate::{Backend, StoreError};
 
@@ -29,3 +30,4 @@ impl PostgresStore {
 }
 
 impl_store!(PostgresStore, sqlx::Postgres, Backend::Postgres);
+impl_health!(PostgresStore, sqlx::Postgres);

@@ -507,6 +507,32 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await?)
             }
+
+            async fn write_health(
+                &self,
+                seconds: i64,
+                rows: &[seam_health::BucketRow],
+            ) -> Result<(), $crate::StoreError> {
+                self.health_write(seconds, rows).await
+            }
+
+            async fn read_health(
+                &self,
+                service: &str,
+                instance: &str,
+                from: i64,
+                to: i64,
+            ) -> Result<Vec<$crate::StoredBucket>, $crate::StoreError> {
+                self.health_read(service, instance, from, to).await
+            }
+
+            async fn downsample_health(&self, before: i64) -> Result<usize, $crate::StoreError> {
+                self.health_downsample(before).await
+            }
+
+            async fn prune_health(&self, before: i64) -> Result<u64, $crate::StoreError> {
+                self.health_prune(before).await
+            }
         }
     };
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+use crate::health::impl_health;
 use crate::queries::impl_store;
 use crate::{Backend, StoreError};
 
@@ -37,3 +38,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
+impl_health!(SqliteStore, sqlx::Sqlite);

@@ -105,6 +105,102 @@ async fn suite(store: SharedStore, url: &str) {
     manifests(&store).await;
     origins_and_history(&store, url).await;
     live(&store).await;
+    health(&store).await;
+}
+
+fn bucket(service: &str, instance: &str, start: i64, requests: f64) -> seam_health::BucketRow {
+    let mut stats = seam_health::RequestStats {
+        requests,
+        errors: requests / 10.0,
+        ..Default::default()
+    };
+    stats.add_bucket(0.25, requests / 2.0);
+    stats.add_bucket(f64::INFINITY, requests);
+    stats.duration_count = requests;
+    seam_health::BucketRow {
+        service: service.to_owned(),
+        instance: instance.to_owned(),
+        start,
+        stats,
+        scrapes: 4,
+        scrapes_up: 3,
+    }
+}
+
+/// Request statistics: batches, merging, downsampling, retention.
+async fn health(store: &SharedStore) {
+    let hour: i64 = 1_800_000 * 3600;
+    // Two hours of minutes for one instance and its service row.
+    let mut rows = Vec::new();
+    for minute in 0..120 {
+        rows.push(bucket("pay", "http://a", hour + minute * 60, 10.0));
+        rows.push(bucket("pay", "", hour + minute * 60, 10.0));
+    }
+    store.write_health(60, &rows).await.expect("write a batch");
+    let read = store
+        .read_health("pay", "http://a", hour, hour + 600)
+        .await
+        .unwrap();
+    assert_eq!(read.len(), 10);
+    assert_eq!(read[0].seconds, 60);
+    assert_eq!(
+        read[0].row, rows[0],
+        "a bucket reads back as written, +Inf included"
+    );
+
+    // The same bucket written again (a retried batch, a second replica) adds up.
+    store.write_health(60, &rows[..1]).await.unwrap();
+    let again = store
+        .read_health("pay", "http://a", hour, hour + 60)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].row.stats.requests, 20.0);
+    assert_eq!(again[0].row.scrapes, 8);
+    assert_eq!(
+        again[0].row.stats.buckets,
+        vec![(0.25, 10.0), (f64::INFINITY, 20.0)]
+    );
+
+    // Downsampling folds the first hour's minutes into one hour bucket; totals stay.
+    let folded = store.downsample_health(hour + 3600).await.unwrap();
+    assert_eq!(
+        folded, 120,
+        "60 minutes of the instance and 60 of the service"
+    );
+    let mixed = store
+        .read_health("pay", "http://a", hour, hour + 7200)
+        .await
+        .unwrap();
+    assert_eq!(mixed.len(), 61, "one hour and 60 minutes");
+    assert_eq!((mixed[0].seconds, mixed[0].row.start), (3600, hour));
+    assert_eq!(mixed[0].row.stats.requests, 610.0);
+    assert_eq!(
+        mixed[0].row.stats.buckets,
+        vec![(0.25, 305.0), (f64::INFINITY, 610.0)]
+    );
+    assert_eq!(mixed[1].seconds, 60);
+    let service = store
+        .read_health("pay", "", hour, hour + 3600)
+        .await
+        .unwrap();
+    assert_eq!(service.len(), 1);
+    assert_eq!(service[0].row.stats.requests, 600.0);
+    assert_eq!(
+        store.downsample_health(hour + 3600).await.unwrap(),
+        0,
+        "done once"
+    );
+
+    // Retention removes what ended before the cut, and nothing after it.
+    let removed = store.prune_health(hour + 3600).await.unwrap();
+    assert_eq!(removed, 2, "the two hour buckets");
+    let left = store
+        .read_health("pay", "http://a", 0, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 60);
+    assert!(left.iter().all(|b| b.row.start >= hour + 3600));
 }
 
 fn from_file(path: &'static str) -> Submission<'static> {
