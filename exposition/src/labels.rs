@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::scan::unescape;
+use crate::scan::{find_byte, label_name_end, quote_stop, skip_blanks, unescape};
 
 /// The labels of a sample or an exemplar, as a view of the input.
 ///
@@ -15,15 +15,23 @@ use crate::scan::unescape;
 pub struct Labels<'a> {
     raw: &'a str,
     count: usize,
+    /// Spelled `name="value",...` exactly, which [`LabelsIter`] reads faster.
+    plain: bool,
 }
 
 impl<'a> Labels<'a> {
     /// No labels.
-    pub(crate) const EMPTY: Labels<'static> = Labels { raw: "", count: 0 };
+    pub(crate) const EMPTY: Labels<'static> = Labels {
+        raw: "",
+        count: 0,
+        plain: true,
+    };
 
-    /// A view of `raw`, the checked text between the braces, which holds `count` labels.
-    pub(crate) fn new(raw: &'a str, count: usize) -> Labels<'a> {
-        Labels { raw, count }
+    /// A view of `raw`, the checked text between the braces, which holds `count` labels
+    /// and is `plain` when spelled `name="value",...` exactly (no blanks, no quoted
+    /// names, no escapes, no trailing comma).
+    pub(crate) fn new(raw: &'a str, count: usize, plain: bool) -> Labels<'a> {
+        Labels { raw, count, plain }
     }
 
     /// The number of labels.
@@ -39,8 +47,9 @@ impl<'a> Labels<'a> {
     /// The labels in the order written, as (name, value) with the value unescaped.
     pub fn iter(&self) -> LabelsIter<'a> {
         LabelsIter {
-            rest: self.raw.as_bytes(),
             raw: self.raw,
+            pos: 0,
+            plain: self.plain,
         }
     }
 
@@ -70,82 +79,87 @@ impl<'a> IntoIterator for &Labels<'a> {
 /// Iterator over [`Labels`]; see [`Labels::iter`].
 #[derive(Debug, Clone)]
 pub struct LabelsIter<'a> {
-    /// The whole text between the braces, to slice names and values from.
+    /// The whole text between the braces.
     raw: &'a str,
-    /// The part not read yet, always a suffix of `raw`.
-    rest: &'a [u8],
+    /// Where the next label starts.
+    pos: usize,
+    plain: bool,
 }
 
 impl<'a> LabelsIter<'a> {
-    fn offset(&self) -> usize {
-        self.raw.len() - self.rest.len()
-    }
-
-    /// Reads a quoted string at the start of `rest` (which starts with `"`): its content
-    /// and whether it holds escapes; leaves `rest` after the closing quote.
-    fn quoted(&mut self) -> Option<(&'a str, bool)> {
-        let start = self.offset() + 1;
-        let mut i = 1;
-        let mut escaped = false;
-        loop {
-            match self.rest.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                _ => i += 1,
-            }
-        }
-        self.rest = &self.rest[i + 1..];
-        Some((self.raw.get(start..start + i - 1)?, escaped))
-    }
-
-    fn skip(&mut self, separators: &[u8]) {
-        let n = self
-            .rest
-            .iter()
-            .position(|c| !separators.contains(c))
-            .unwrap_or(self.rest.len());
-        self.rest = &self.rest[n..];
-    }
-
+    /// The label at `self.pos` or after it; `None` at the end. The text has been
+    /// checked by the parser, so this only needs to find the boundaries, and stops at
+    /// anything it does not expect.
     fn next_label(&mut self) -> Option<(&'a str, Cow<'a, str>)> {
+        let bytes = self.raw.as_bytes();
+        if self.plain {
+            // `name="value"` then a comma or the end: two searches.
+            let start = self.pos;
+            if start >= bytes.len() {
+                return None;
+            }
+            let equals = find_byte(bytes, start, b'=');
+            let close = find_byte(bytes, equals + 2, b'"');
+            self.pos = close + 2;
+            let name = self.raw.get(start..equals)?;
+            let value = self.raw.get(equals + 2..close)?;
+            return Some((name, Cow::Borrowed(value)));
+        }
+        let mut i = self.pos;
         loop {
-            self.skip(b" \t,");
-            let name = match self.rest.first()? {
-                b'"' => self.quoted()?.0,
-                _ => {
-                    let start = self.offset();
-                    let n = self
-                        .rest
-                        .iter()
-                        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-                        .unwrap_or(self.rest.len());
-                    if n == 0 {
-                        return None;
-                    }
-                    self.rest = &self.rest[n..];
-                    self.raw.get(start..start + n)?
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\t' | b',') {
+                i += 1;
+            }
+            let name = if *bytes.get(i)? == b'"' {
+                let (end, _) = quoted_end(bytes, i + 1)?;
+                let name = self.raw.get(i + 1..end)?;
+                i = end + 1;
+                name
+            } else {
+                let start = i;
+                i = label_name_end(bytes, i);
+                if i == start {
+                    return None;
                 }
+                self.raw.get(start..i)?
             };
-            self.skip(b" \t");
-            if self.rest.first() != Some(&b'=') {
+            i = skip_blanks(bytes, i);
+            if bytes.get(i) != Some(&b'=') {
                 // A quoted metric name, not a label.
                 continue;
             }
-            self.rest = &self.rest[1..];
-            self.skip(b" \t");
-            if self.rest.first() != Some(&b'"') {
+            i = skip_blanks(bytes, i + 1);
+            if bytes.get(i) != Some(&b'"') {
                 return None;
             }
-            let (value, escaped) = self.quoted()?;
+            let (end, escaped) = quoted_end(bytes, i + 1)?;
+            let value = self.raw.get(i + 1..end)?;
+            self.pos = end + 1;
             let value = if escaped {
                 unescape(value, true)
             } else {
                 Cow::Borrowed(value)
             };
             return Some((name, value));
+        }
+    }
+}
+
+/// The closing quote of the quoted string whose content starts at `from`, and whether
+/// the content holds escapes.
+#[inline(always)]
+fn quoted_end(bytes: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut i = from;
+    let mut escaped = false;
+    loop {
+        i = quote_stop(bytes, i);
+        match bytes.get(i)? {
+            b'"' => return Some((i, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            _ => return None,
         }
     }
 }
@@ -158,7 +172,7 @@ impl<'a> Iterator for LabelsIter<'a> {
         if label.is_none() {
             // Only checked text reaches here, so this ends the labels; stopping for good
             // keeps anything else from being read as more labels.
-            self.rest = &[];
+            self.pos = self.raw.len();
         }
         label
     }
@@ -169,7 +183,7 @@ mod tests {
     use super::*;
 
     fn pairs(raw: &str) -> Vec<(String, String)> {
-        Labels::new(raw, 0)
+        Labels::new(raw, 0, false)
             .iter()
             .map(|(n, v)| (n.to_owned(), v.into_owned()))
             .collect()
@@ -213,7 +227,7 @@ mod tests {
 
     #[test]
     fn get_finds_by_name_and_values_borrow_when_they_can() {
-        let labels = Labels::new(r#"le="+Inf",path="a\\b""#, 2);
+        let labels = Labels::new(r#"le="+Inf",path="a\\b""#, 2, false);
         assert!(matches!(labels.get("le"), Some(Cow::Borrowed("+Inf"))));
         assert_eq!(labels.get("path").as_deref(), Some("a\\b"));
         assert_eq!(labels.get("missing"), None);
@@ -233,7 +247,7 @@ mod tests {
             "a=\"x\"\"",
             "é=\"x\"",
         ] {
-            let _ = Labels::new(raw, 0).iter().count();
+            let _ = Labels::new(raw, 0, false).iter().count();
         }
     }
 }

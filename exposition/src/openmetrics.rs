@@ -15,8 +15,9 @@
 //! current family), never per sample.
 
 use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use crate::error::Fail;
 use crate::format::{MetricType, Suffix};
@@ -35,7 +36,7 @@ pub(crate) enum Metadata<'a> {
 #[derive(Debug)]
 pub(crate) struct SampleFacts<'s, 'a> {
     pub(crate) name: &'s Cow<'a, str>,
-    pub(crate) labels: &'s [LabelSpan<'a>],
+    pub(crate) labels: &'s mut [LabelSpan<'a>],
     pub(crate) value: f64,
     /// Offset of the value, for errors about it.
     pub(crate) value_at: usize,
@@ -49,7 +50,7 @@ pub(crate) struct SampleFacts<'s, 'a> {
 }
 
 /// Validation state of an OpenMetrics exposition.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct OpenMetrics<'a> {
     family: Option<Family<'a>>,
     /// Every sample name claimed by a family so far: two families may not share one.
@@ -57,6 +58,9 @@ pub(crate) struct OpenMetrics<'a> {
     /// The label sets (as hashes) seen in the current family; kept here rather than in
     /// [`Family`] so that its memory is reused from one family to the next.
     groups: HashSet<u64, BuildHasherDefault<PassThrough>>,
+    /// Seeds the label hashes, so that no input can be made to collide on purpose (which
+    /// would make `groups` slow, or misjudge the grouping rules).
+    seed: u64,
 }
 
 #[derive(Debug)]
@@ -102,6 +106,15 @@ struct BucketRun {
 }
 
 impl<'a> OpenMetrics<'a> {
+    pub(crate) fn new() -> OpenMetrics<'a> {
+        OpenMetrics {
+            family: None,
+            claimed: HashSet::new(),
+            groups: HashSet::default(),
+            seed: RandomState::new().build_hasher().finish(),
+        }
+    }
+
     /// Records a `# HELP`, `# TYPE` or `# UNIT` line for `name`; `at` is the line's start.
     pub(crate) fn metadata(
         &mut self,
@@ -173,7 +186,7 @@ impl<'a> OpenMetrics<'a> {
     }
 
     /// Checks a sample against its family and returns the family's type.
-    pub(crate) fn sample(&mut self, sample: &SampleFacts<'_, 'a>) -> Result<MetricType, Fail> {
+    pub(crate) fn sample(&mut self, sample: &mut SampleFacts<'_, 'a>) -> Result<MetricType, Fail> {
         let member = self.family.as_ref().and_then(|family| {
             Suffix::of(
                 &family.name,
@@ -222,7 +235,7 @@ impl<'a> OpenMetrics<'a> {
                 "only counter _total samples and histogram buckets may have exemplars",
             ));
         }
-        let key = group_key(&family.name, kind, suffix, sample.labels);
+        let key = group_key(&family.name, kind, suffix, sample.labels, self.seed);
         check_group(family, &mut self.groups, key, kind, sample)?;
         if kind.has_buckets() {
             track_buckets(family, kind, key, suffix, bound, sample)?;
@@ -407,12 +420,20 @@ fn number_label(sample: &SampleFacts<'_, '_>, name: &str) -> Result<f64, Fail> {
 
 /// Identifies a sample's label set within its family, leaving out the label that varies
 /// within one data point (`le`, `quantile`, the stateset's state); an info family is one
-/// group. Label order does not matter, so the hashes of the labels are added.
+/// group. Label order does not matter, so the hashes of the labels are added. A label's
+/// hash is kept with it, and labels that a line repeats from the line before are not
+/// hashed again.
 ///
 /// Groups are compared by this 64-bit hash alone: two different label sets of one
-/// family collide with probability about 2^-64 per pair, which would misjudge only the
-/// grouping and timestamp-order rules.
-fn group_key(family: &str, kind: MetricType, suffix: Suffix, labels: &[LabelSpan<'_>]) -> u64 {
+/// family collide with probability about 2^-64 per pair (the hash is seeded at random),
+/// which would misjudge only the grouping and timestamp-order rules.
+fn group_key(
+    family: &str,
+    kind: MetricType,
+    suffix: Suffix,
+    labels: &mut [LabelSpan<'_>],
+    seed: u64,
+) -> u64 {
     let varying = match (kind, suffix) {
         (MetricType::Info, _) => return 0,
         (MetricType::Summary, Suffix::None) => "quantile",
@@ -420,16 +441,19 @@ fn group_key(family: &str, kind: MetricType, suffix: Suffix, labels: &[LabelSpan
         (_, Suffix::Bucket) => "le",
         _ => "",
     };
-    labels
-        .iter()
-        .filter(|label| label.name != varying)
-        .fold(0u64, |key, label| {
-            let mut hasher = FoldHasher::new();
+    let mut key = 0u64;
+    for label in labels.iter_mut().filter(|label| label.name != varying) {
+        if label.hash == 0 {
+            let mut hasher = FoldHasher(seed);
             hasher.write(label.name.as_bytes());
             hasher.write_u64(label.name.len() as u64);
             hasher.write(label.unescaped().as_bytes());
-            key.wrapping_add(hasher.finish())
-        })
+            // 0 means "not computed".
+            label.hash = hasher.finish().max(1);
+        }
+        key = key.wrapping_add(label.hash);
+    }
+    key
 }
 
 /// The samples of one label set must be together, and within it timestamps must all be
@@ -601,17 +625,12 @@ impl Hasher for PassThrough {
     }
 }
 
-/// A small, fast hash for label sets (the multiply-and-rotate scheme of FxHash, with a
-/// final mix so that sums of hashes stay well spread).
+/// A small, fast hash for labels (the multiply-and-rotate scheme of FxHash, from a
+/// random seed, with a final mix so that sums of hashes stay well spread).
 struct FoldHasher(u64);
 
 impl FoldHasher {
-    const SEED: u64 = 0x243f_6a88_85a3_08d3;
     const K: u64 = 0x517c_c1b7_2722_0a95;
-
-    fn new() -> FoldHasher {
-        FoldHasher(Self::SEED)
-    }
 
     fn add(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);

@@ -10,7 +10,7 @@ use crate::number::{parse_millis, parse_seconds, parse_value};
 use crate::openmetrics::{Metadata, OpenMetrics, SampleFacts};
 use crate::scan::{
     is_blank, is_metric_char, is_metric_start, line_end, metric_name_end, scan_label_set,
-    scan_quoted, skip_blanks, unescape, LabelSet, LabelSpan, Style,
+    scan_quoted, skip_blanks, unescape, LabelSet, LabelSpan, Previous, Style,
 };
 
 /// The most characters (Unicode scalar values) that the names and values of an
@@ -48,6 +48,11 @@ pub struct Parser<'a> {
     /// The labels of the current line (a sample's, then its exemplar's); reused from one
     /// line to the next so that parsing allocates nothing per sample.
     labels: Vec<LabelSpan<'a>>,
+    /// The label set of the latest sample, whose labels start `labels`; see [`Previous`].
+    previous_labels: Option<Previous>,
+    /// The latest sample's name, when written before the braces: consecutive samples
+    /// often share it, and comparing is faster than scanning.
+    previous_name: (usize, usize),
     /// Prometheus text: the family and type of the latest `# TYPE` line.
     prometheus_type: Option<(&'a str, MetricType)>,
     openmetrics: OpenMetrics<'a>,
@@ -86,8 +91,10 @@ impl<'a> Parser<'a> {
             line_start: 0,
             finished: false,
             labels: Vec::new(),
+            previous_labels: None,
+            previous_name: (0, 0),
             prometheus_type: None,
-            openmetrics: OpenMetrics::default(),
+            openmetrics: OpenMetrics::new(),
         }
     }
 
@@ -159,11 +166,21 @@ impl<'a> Parser<'a> {
 
     /// The metric name that starts a sample line, if it is written before the braces,
     /// and the offset after it.
-    fn sample_name(&self, start: usize) -> Result<(Option<Cow<'a, str>>, usize), Fail> {
+    fn sample_name(&mut self, start: usize) -> Result<(Option<Cow<'a, str>>, usize), Fail> {
         let bytes = self.text.as_bytes();
         match bytes.get(start) {
             Some(&c) if is_metric_start(c) => {
-                let end = metric_name_end(bytes, start);
+                let (previous_start, previous_end) = self.previous_name;
+                let repeated = &bytes[previous_start..previous_end];
+                let end = start + repeated.len();
+                let end = if bytes.get(start..end) == Some(repeated)
+                    && !bytes.get(end).copied().is_some_and(is_metric_char)
+                {
+                    end
+                } else {
+                    metric_name_end(bytes, start)
+                };
+                self.previous_name = (start, end);
                 Ok((Some(Cow::Borrowed(&self.text[start..end])), end))
             }
             Some(b'{') => Ok((None, start)),
@@ -182,7 +199,11 @@ impl<'a> Parser<'a> {
         style: Style,
         name: &mut Option<Cow<'a, str>>,
     ) -> Result<LabelSet<'a>, Fail> {
-        let set = scan_label_set(self.text, open, style, true, &mut self.labels)?;
+        let previous = self.previous_labels.take();
+        if previous.is_none() {
+            self.labels.clear();
+        }
+        let set = scan_label_set(self.text, open, style, true, previous, &mut self.labels)?;
         if let Some(quoted) = set.name {
             if name.is_some() {
                 return Err(Fail::new(
@@ -195,6 +216,14 @@ impl<'a> Parser<'a> {
                 Cow::Owned(unescape(raw, true).into_owned())
             } else {
                 Cow::Borrowed(raw)
+            });
+        } else {
+            // A quoted name is not kept with the labels, so a set that has one is not
+            // reused (see `Previous`).
+            self.previous_labels = Some(Previous {
+                open,
+                count: set.count,
+                plain: set.plain,
             });
         }
         Ok(set)
@@ -275,9 +304,8 @@ impl<'a> Parser<'a> {
         let mut i = skip_blanks(bytes, name_end);
         let mut labels = Labels::EMPTY;
         if bytes.get(i) == Some(&b'{') {
-            self.labels.clear();
             let set = self.label_set(i, Style::Lenient, &mut name)?;
-            labels = Labels::new(set.raw, set.count);
+            labels = Labels::new(set.raw, set.count, set.plain);
             i = skip_blanks(bytes, set.end);
         } else if i == name_end && bytes.get(i).is_some_and(|&c| c != b'\n') {
             // Prometheus would read `a+1` as `a 1`; a value needs a blank before it.
@@ -425,14 +453,16 @@ impl<'a> Parser<'a> {
     fn openmetrics_sample(&mut self, start: usize) -> Result<Entry<'a>, Fail> {
         let text = self.text;
         let bytes = text.as_bytes();
-        self.labels.clear();
         let (mut name, name_end) = self.sample_name(start)?;
         let mut i = name_end;
         let mut labels = Labels::EMPTY;
         if bytes.get(i) == Some(&b'{') {
             let set = self.label_set(i, Style::Strict, &mut name)?;
-            labels = Labels::new(set.raw, set.count);
+            labels = Labels::new(set.raw, set.count, set.plain);
             i = set.end;
+        } else {
+            self.labels.clear();
+            self.previous_labels = None;
         }
         let name = name.ok_or_else(|| Fail::new(start, "metric name missing"))?;
         let sample_labels = self.labels.len();
@@ -480,9 +510,9 @@ impl<'a> Parser<'a> {
         if bytes.get(i).is_some_and(|&c| c != b'\n') {
             return Err(Fail::new(i, "expected the end of the line"));
         }
-        let family_type = self.openmetrics.sample(&SampleFacts {
+        let family_type = self.openmetrics.sample(&mut SampleFacts {
             name: &name,
-            labels: &self.labels[..sample_labels],
+            labels: &mut self.labels[..sample_labels],
             value,
             value_at,
             timestamp: timestamp.map(|(seconds, _)| seconds),
@@ -530,7 +560,7 @@ impl<'a> Parser<'a> {
             ));
         }
         let first = self.labels.len();
-        let set = scan_label_set(text, open, Style::Strict, false, &mut self.labels)?;
+        let set = scan_label_set(text, open, Style::Strict, false, None, &mut self.labels)?;
         let chars: usize = self.labels[first..]
             .iter()
             .map(|label| label.name.chars().count() + label.unescaped().chars().count())
@@ -563,7 +593,7 @@ impl<'a> Parser<'a> {
         }
         Ok((
             Exemplar {
-                labels: Labels::new(set.raw, set.count),
+                labels: Labels::new(set.raw, set.count, set.plain),
                 value,
                 timestamp_ms,
             },

@@ -59,7 +59,7 @@ pub(crate) fn metric_name_end(bytes: &[u8], from: usize) -> usize {
 }
 
 #[inline]
-fn label_name_end(bytes: &[u8], from: usize) -> usize {
+pub(crate) fn label_name_end(bytes: &[u8], from: usize) -> usize {
     let mut i = from;
     while i < bytes.len() && CLASSES[usize::from(bytes[i])] & LABEL_CHAR != 0 {
         i += 1;
@@ -80,10 +80,79 @@ pub(crate) fn skip_blanks(bytes: &[u8], from: usize) -> usize {
 /// length when the last line has none.
 #[inline]
 pub(crate) fn line_end(bytes: &[u8], from: usize) -> usize {
-    bytes[from..]
-        .iter()
-        .position(|&c| c == b'\n')
-        .map_or(bytes.len(), |i| from + i)
+    let mut i = from;
+    while let Some(word) = word_at(bytes, i) {
+        let hits = byte_matches(word, b'\n');
+        if hits != 0 {
+            return i + first_match(hits);
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i] != b'\n' {
+        i += 1;
+    }
+    i
+}
+
+/// The offset of the first `"`, `\` or line feed at or after `from`, or the input's
+/// length: where a quoted string may end.
+#[inline]
+pub(crate) fn quote_stop(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(word) = word_at(bytes, i) {
+        let hits = byte_matches(word, b'"') | byte_matches(word, b'\\') | byte_matches(word, b'\n');
+        if hits != 0 {
+            return i + first_match(hits);
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], b'"' | b'\\' | b'\n') {
+        i += 1;
+    }
+    i
+}
+
+/// The offset of the first `byte` at or after `from`, or the input's length.
+#[inline(always)]
+pub(crate) fn find_byte(bytes: &[u8], from: usize, byte: u8) -> usize {
+    let mut i = from;
+    while let Some(word) = word_at(bytes, i) {
+        let hits = byte_matches(word, byte);
+        if hits != 0 {
+            return i + first_match(hits);
+        }
+        i += 8;
+    }
+    while i < bytes.len() && bytes[i] != byte {
+        i += 1;
+    }
+    i
+}
+
+// Searching eight bytes at a time ("SWAR"): label values and help texts are long enough
+// for this to pay, and short enough that SIMD set-up would not.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let chunk = bytes.get(at..at + 8)?;
+    let mut word = [0u8; 8];
+    word.copy_from_slice(chunk);
+    Some(u64::from_le_bytes(word))
+}
+
+/// Marks (high bit) the bytes of `word` equal to `byte`. Only the lowest mark is exact,
+/// which is all [`first_match`] reads.
+#[inline(always)]
+fn byte_matches(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+#[inline(always)]
+fn first_match(marks: u64) -> usize {
+    (marks.trailing_zeros() / 8) as usize
 }
 
 /// A quoted string: the offsets of its content (between the quotes) and whether that
@@ -105,12 +174,13 @@ impl Quoted {
 /// Scans the quoted string whose opening quote is at `open`. A backslash escapes the
 /// character after it; a line feed must be written `\n` (Prometheus' own lexer lets a
 /// raw one through, the format's specification and OpenMetrics do not).
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_quoted(bytes: &[u8], open: usize) -> Result<Quoted, Fail> {
     debug_assert_eq!(bytes.get(open), Some(&b'"'));
     let mut i = open + 1;
     let mut escaped = false;
     loop {
+        i = quote_stop(bytes, i);
         match bytes.get(i) {
             Some(b'"') => {
                 return Ok(Quoted {
@@ -128,13 +198,12 @@ pub(crate) fn scan_quoted(bytes: &[u8], open: usize) -> Result<Quoted, Fail> {
                     Some(_) => i += 2,
                 }
             }
-            Some(b'\n') => {
+            Some(_) => {
                 return Err(Fail::new(
                     i,
                     "line ends inside a quoted string (a line feed is written \\n)",
                 ));
             }
-            Some(_) => i += 1,
             None => return Err(Fail::new(i, "input ends inside a quoted string")),
         }
     }
@@ -186,6 +255,12 @@ pub(crate) struct LabelSpan<'a> {
     pub(crate) escaped: bool,
     /// Offset of the name, for error messages.
     pub(crate) at: usize,
+    /// Offset just past the value's closing quote.
+    pub(crate) end: usize,
+    /// A hash of the name and the unescaped value, for OpenMetrics' grouping rules;
+    /// 0 until computed (by `openmetrics::group_key`), and kept when the label is reused
+    /// by the next line.
+    pub(crate) hash: u64,
 }
 
 impl<'a> LabelSpan<'a> {
@@ -208,48 +283,119 @@ pub(crate) struct LabelSet<'a> {
     pub(crate) name: Option<Quoted>,
     /// The offset just past the closing brace.
     pub(crate) end: usize,
+    /// Whether the set is spelled `name="value",...` exactly: no blanks, no quoted
+    /// names, no escapes, no trailing comma. Such a set is read back faster.
+    pub(crate) plain: bool,
 }
 
 /// Label sets with more labels than this are checked for duplicate names by sorting
 /// rather than by comparing each name with every other.
 const LINEAR_DUPLICATE_CHECK: usize = 16;
 
+/// A bit standing for a label name in a 64-bit filter: two names with different bits
+/// differ, so only names whose bit is already set are compared with the others.
+#[inline]
+fn name_bit(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let first = bytes.first().copied().unwrap_or(0);
+    let last = bytes.last().copied().unwrap_or(0);
+    let mix = bytes.len() as u32 ^ (u32::from(first) << 2) ^ (u32::from(last) << 4);
+    1 << (mix & 63)
+}
+
+/// The label set of the previous sample line, whose labels are still at the start of
+/// the label buffer: consecutive samples often repeat most of their labels (the buckets
+/// of a histogram differ only in `le`), and the labels of an identical prefix need not
+/// be scanned again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Previous {
+    /// Offset of the previous set's opening brace.
+    pub(crate) open: usize,
+    /// How many labels it had (at the start of the buffer).
+    pub(crate) count: usize,
+    /// Whether it was plain (see [`LabelSet::plain`]).
+    pub(crate) plain: bool,
+}
+
 /// Scans the label set whose opening brace is at `open`, appending each label to
-/// `labels` (which the caller clears). `allow_name` admits a quoted metric name, which
-/// exemplars may not carry.
+/// `labels`. `allow_name` admits a quoted metric name, which exemplars may not carry.
+///
+/// With `previous`, `labels` must start with that set's labels: those that the new set
+/// repeats byte for byte from its start are kept (and not scanned again), the rest are
+/// dropped before scanning goes on.
 pub(crate) fn scan_label_set<'a>(
     text: &'a str,
     open: usize,
     style: Style,
     allow_name: bool,
+    previous: Option<Previous>,
     labels: &mut Vec<LabelSpan<'a>>,
 ) -> Result<LabelSet<'a>, Fail> {
     let bytes = text.as_bytes();
     debug_assert_eq!(bytes.get(open), Some(&b'{'));
-    let first = labels.len();
     let lenient = style == Style::Lenient;
-    let skip = |i: usize| if lenient { skip_blanks(bytes, i) } else { i };
+    let mut plain = true;
+    let mut skip = |i: usize| {
+        if !lenient {
+            return i;
+        }
+        let after = skip_blanks(bytes, i);
+        plain &= after == i;
+        after
+    };
+    let first = match previous {
+        Some(previous) => {
+            reuse_prefix(bytes, open, previous, labels);
+            0
+        }
+        None => labels.len(),
+    };
+    let mut plain_labels = previous.is_none_or(|previous| previous.plain);
+    let mut filter = labels[first..]
+        .iter()
+        .fold(0, |filter, label| filter | name_bit(label.name));
     let mut name = None;
     let mut after_comma = false;
-    let mut i = open + 1;
+    // After a reused label, scanning goes on where a label's value ends.
+    let mut i = labels
+        .get(first..)
+        .and_then(<[_]>::last)
+        .map_or(open + 1, |last| last.end);
+    let mut after_value = labels.len() > first;
     loop {
+        if after_value {
+            i = skip(i);
+            after_comma = false;
+            match bytes.get(i) {
+                Some(b',') => {
+                    after_comma = true;
+                    i += 1;
+                }
+                Some(b'}') => {}
+                _ if lenient => plain_labels = false,
+                _ => return Err(Fail::new(i, "expected ',' or '}' after a label")),
+            }
+        }
+        after_value = true;
         i = skip(i);
         let at = i;
         let (label, quoted) = match bytes.get(i) {
+            Some(&c) if CLASSES[usize::from(c)] & LABEL_START != 0 => {
+                i = label_name_end(bytes, i);
+                (&text[at..i], None)
+            }
             Some(b'}') => {
                 if after_comma && !lenient {
                     return Err(Fail::new(i - 1, "comma before '}'"));
                 }
+                plain_labels &= !after_comma;
                 break;
             }
             Some(b'"') => {
+                plain_labels = false;
                 let quoted = scan_quoted(bytes, i)?;
                 i = quoted.after();
                 (&text[quoted.start..quoted.end], Some(quoted))
-            }
-            Some(&c) if CLASSES[usize::from(c)] & LABEL_START != 0 => {
-                i = label_name_end(bytes, i);
-                (&text[at..i], None)
             }
             Some(b'\n') | None => return Err(Fail::new(i, "line ends inside a label set")),
             Some(_) => {
@@ -271,59 +417,52 @@ pub(crate) fn scan_label_set<'a>(
                 return Err(Fail::new(at, "empty metric name"));
             }
             name = Some(quoted);
-        } else {
-            if quoted.is_some_and(|q| q.escaped) {
-                return Err(Fail::new(
-                    at,
-                    "escape sequences in quoted label names are not supported",
-                ));
-            }
-            if label.is_empty() {
-                return Err(Fail::new(at, "empty label name"));
-            }
-            if label == "__name__" {
-                return Err(Fail::new(
-                    at,
-                    "label __name__ is reserved: write the metric name before the braces, or quoted inside them",
-                ));
-            }
-            if bytes.get(i) != Some(&b'=') {
-                return Err(Fail::new(i, format!("expected '=' after label {label}")));
-            }
-            i = skip(i + 1);
-            if bytes.get(i) != Some(&b'"') {
-                return Err(Fail::new(
-                    i,
-                    format!("expected '\"' to open the value of label {label}"),
-                ));
-            }
-            let value = scan_quoted(bytes, i)?;
-            labels.push(LabelSpan {
-                name: label,
-                value: &text[value.start..value.end],
-                escaped: value.escaped,
+            continue;
+        }
+        if quoted.is_some_and(|q| q.escaped) {
+            return Err(Fail::new(
                 at,
-            });
-            i = value.after();
-            if labels.len() - first <= LINEAR_DUPLICATE_CHECK
-                && labels[first..labels.len() - 1]
-                    .iter()
-                    .any(|earlier| earlier.name == label)
-            {
-                return Err(Fail::new(at, format!("duplicate label {label}")));
-            }
+                "escape sequences in quoted label names are not supported",
+            ));
         }
-        i = skip(i);
-        after_comma = false;
-        match bytes.get(i) {
-            Some(b',') => {
-                after_comma = true;
-                i += 1;
-            }
-            Some(b'}') => {}
-            _ if lenient => {}
-            _ => return Err(Fail::new(i, "expected ',' or '}' after a label")),
+        if label.is_empty() {
+            return Err(Fail::new(at, "empty label name"));
         }
+        if label.as_bytes()[0] == b'_' && label == "__name__" {
+            return Err(Fail::new(
+                at,
+                "label __name__ is reserved: write the metric name before the braces, or quoted inside them",
+            ));
+        }
+        if bytes.get(i) != Some(&b'=') {
+            return Err(Fail::new(i, format!("expected '=' after label {label:?}")));
+        }
+        i = skip(i + 1);
+        if bytes.get(i) != Some(&b'"') {
+            return Err(Fail::new(
+                i,
+                format!("expected '\"' to open the value of label {label:?}"),
+            ));
+        }
+        let value = scan_quoted(bytes, i)?;
+        plain_labels &= !value.escaped;
+        i = value.after();
+        let bit = name_bit(label);
+        if filter & bit != 0
+            && labels.len() - first < LINEAR_DUPLICATE_CHECK
+            && labels[first..].iter().any(|earlier| earlier.name == label)
+        {
+            return Err(Fail::new(at, format!("duplicate label {label:?}")));
+        }
+        filter |= bit;
+        labels.push(LabelSpan {
+            name: label,
+            value: &text[value.start..value.end],
+            escaped: value.escaped,
+            at,
+            end: i,
+            hash: 0,
+        });
     }
     let count = labels.len() - first;
     if count > LINEAR_DUPLICATE_CHECK {
@@ -334,7 +473,52 @@ pub(crate) fn scan_label_set<'a>(
         count,
         name,
         end: i + 1,
+        plain: plain && plain_labels,
     })
+}
+
+/// Keeps the labels of `previous` that the set at `open` repeats from its start, moved
+/// to their new offsets, and drops the others.
+fn reuse_prefix(bytes: &[u8], open: usize, previous: Previous, labels: &mut Vec<LabelSpan<'_>>) {
+    labels.truncate(previous.count);
+    let Some(last) = labels.last() else {
+        return;
+    };
+    debug_assert!(previous.open < open);
+    let old = &bytes[previous.open..last.end];
+    let new = &bytes[open..bytes.len().min(open + old.len())];
+    let same = common_prefix(old, new);
+    let kept = labels
+        .iter()
+        .take_while(|label| label.end - previous.open <= same)
+        .count();
+    labels.truncate(kept);
+    let shift = open - previous.open;
+    for label in labels.iter_mut() {
+        label.at += shift;
+        label.end += shift;
+    }
+}
+
+/// The length of the longest common prefix of `a` and `b`, eight bytes at a time.
+#[inline]
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let (Some(x), Some(y)) = (word_at(a, i), word_at(b, i)) else {
+            break;
+        };
+        let diff = x ^ y;
+        if diff != 0 {
+            return i + (diff.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// The duplicate check for large label sets: O(n log n) whatever the input.
@@ -344,7 +528,7 @@ fn check_duplicates_sorted(labels: &[LabelSpan<'_>]) -> Result<(), Fail> {
     match sorted.windows(2).find(|pair| pair[0].name == pair[1].name) {
         Some(pair) => Err(Fail::new(
             pair[1].at,
-            format!("duplicate label {}", pair[1].name),
+            format!("duplicate label {:?}", pair[1].name),
         )),
         None => Ok(()),
     }
@@ -356,7 +540,7 @@ mod tests {
 
     fn scan(text: &str, style: Style) -> Result<(usize, Vec<(String, String)>), String> {
         let mut labels = Vec::new();
-        scan_label_set(text, 0, style, true, &mut labels)
+        scan_label_set(text, 0, style, true, None, &mut labels)
             .map(|set| {
                 let pairs = labels
                     .iter()
@@ -434,6 +618,6 @@ mod tests {
         }
         text.push_str("l42=\"again\"}");
         let error = scan(&text, Style::Strict).unwrap_err();
-        assert!(error.starts_with("duplicate label l42"), "{error}");
+        assert!(error.starts_with("duplicate label \"l42\""), "{error}");
     }
 }

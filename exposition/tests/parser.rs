@@ -265,7 +265,7 @@ fn prometheus_rejects_what_breaks_the_format() {
     check(
         Prom,
         "a{b=\"c\",b=\"d\"} 1\n",
-        "error: line 1, column 9: duplicate label b",
+        "error: line 1, column 9: duplicate label \"b\"",
     );
     check(
         Prom,
@@ -448,4 +448,30 @@ fn labels_api() {
     assert_eq!(names, ["x", "y"]);
     assert_eq!(sample.family_type, MetricType::Unknown);
     assert!(first_sample(Om, b"a 1\n# EOF\n").labels.is_empty());
+}
+
+#[test]
+fn labels_repeated_from_the_line_before_are_read_the_same() {
+    check(
+        Prom,
+        "h_bucket{a=\"1\",b=\"x\",le=\"1\"} 1\nh_bucket{a=\"1\",b=\"x\",le=\"2\"} 2\nh_bucket{a=\"1\",b=\"y\"} 3\nh_bucket{a=\"1\",b=\"y\",c=\"\\\\\"} 4\nh_bucket 5\nh_bucket{a=\"1\"} 6\n",
+        r#"
+sample unknown "h_bucket"{"a"="1", "b"="x", "le"="1"} 1.0
+sample unknown "h_bucket"{"a"="1", "b"="x", "le"="2"} 2.0
+sample unknown "h_bucket"{"a"="1", "b"="y"} 3.0
+sample unknown "h_bucket"{"a"="1", "b"="y", "c"="\\"} 4.0
+sample unknown "h_bucket"{} 5.0
+sample unknown "h_bucket"{"a"="1"} 6.0"#,
+    );
+    // A duplicate of a repeated label is found, and pointed at on its own line.
+    check(
+        Prom,
+        "a{x=\"1\",y=\"2\"} 1\na{x=\"1\",y=\"2\",x=\"3\"} 2\n",
+        "error: line 2, column 15: duplicate label \"x\"",
+    );
+    check(
+        Om,
+        "# TYPE h histogram\nh_bucket{a=\"1\",le=\"1\"} 1\nh_bucket{a=\"1\",le=\"x\"} 2\n# EOF\n",
+        "error: line 3, column 16: le=\"x\" is not a number",
+    );
 }

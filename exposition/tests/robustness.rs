@@ -158,3 +158,112 @@ proptest! {
         check(&apply(OPENMETRICS, &damages));
     }
 }
+
+/// One sample line whose labels come from a small pool, so that consecutive lines
+/// share prefixes (which the parser does not scan twice): `strict` spells it as
+/// OpenMetrics requires, otherwise with the Prometheus format's liberties.
+fn sample_line(strict: bool) -> impl Strategy<Value = String> {
+    let label = (
+        prop::sample::select(vec!["x", "y", "le", "\"q.name\"", "x"]),
+        prop::sample::select(vec![
+            "",
+            "1",
+            "v\\\"q",
+            "a long value, with {braces}",
+            "é\\\\",
+        ]),
+        prop::sample::select(if strict {
+            vec![","]
+        } else {
+            vec![",", ", ", " ,\t", " "]
+        }),
+    );
+    (
+        prop::sample::select(vec!["a", "a_b", "{\"quoted.name\""]),
+        prop::collection::vec(label, 0..5),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(move |(name, labels, braces, trailing)| {
+            let mut line = name.to_owned();
+            let quoted_name = name.starts_with('{');
+            if braces || !labels.is_empty() || quoted_name {
+                if !quoted_name {
+                    line.push('{');
+                }
+                let mut first = !quoted_name;
+                for (label, value, separator) in &labels {
+                    if !first {
+                        line.push_str(separator);
+                    }
+                    first = false;
+                    line.push_str(&format!("{label}=\"{value}\""));
+                }
+                if trailing && !strict && !labels.is_empty() {
+                    line.push(',');
+                }
+                line.push('}');
+            }
+            line.push_str(" 1\n");
+            line
+        })
+}
+
+/// The entries (or error) of `text`, rendered.
+fn render(text: &str, format: Format) -> Result<Vec<String>, String> {
+    common::parse_all(text.as_bytes(), format)
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|entry| common::render(std::slice::from_ref(entry)))
+                .collect()
+        })
+        .map_err(|error| format!("column {}: {}", error.column, error.message))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Each line reads the same after other lines as alone.
+    #[test]
+    fn consecutive_lines_read_as_if_alone(lines in prop::collection::vec(sample_line(false), 1..12)) {
+        let whole = render(&lines.concat(), Format::Prometheus);
+        let alone: Vec<Result<Vec<String>, String>> =
+            lines.iter().map(|line| render(line, Format::Prometheus)).collect();
+        match whole {
+            Ok(entries) => {
+                let expected: Vec<String> = alone.into_iter().flat_map(Result::unwrap).collect();
+                prop_assert_eq!(entries, expected);
+            }
+            Err(error) => {
+                let first_error = alone.into_iter().find_map(Result::err);
+                prop_assert_eq!(Some(error), first_error);
+            }
+        }
+    }
+
+    #[test]
+    fn consecutive_openmetrics_lines_read_as_if_alone(
+        lines in prop::collection::btree_set(sample_line(true), 1..12)
+    ) {
+        let with_eof = |text: String| text + "# EOF\n";
+        let lines: Vec<String> = lines.into_iter().collect();
+        let whole = render(&with_eof(lines.concat()), Format::OpenMetrics);
+        let alone: Vec<Result<Vec<String>, String>> = lines
+            .iter()
+            .map(|line| render(&with_eof(line.clone()), Format::OpenMetrics))
+            .collect();
+        if let Ok(entries) = whole {
+            let expected: Vec<String> = alone.into_iter().flat_map(Result::unwrap).collect();
+            prop_assert_eq!(entries, expected);
+        } else if alone.iter().all(Result::is_ok) {
+            // Lines that are valid alone may still break a family rule together
+            // (a label set repeated after another); they must not be misread.
+            let error = whole.unwrap_err();
+            prop_assert!(
+                error.contains("appeared earlier") || error.contains("already used"),
+                "{}", error
+            );
+        }
+    }
+}
