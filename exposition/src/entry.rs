@@ -24,7 +24,9 @@ pub struct Sample<'a> {
     /// The sample's name, suffix included (`http_requests_total`). A `Cow` only because a
     /// quoted name (`{"my.metric"}`) may hold escapes; it borrows the input otherwise.
     pub name: Cow<'a, str>,
+    /// The labels, read lazily from the input.
     pub labels: Labels<'a>,
+    /// The value; `NaN`, `+Inf` and `-Inf` included.
     pub value: f64,
     /// Milliseconds since the epoch. The Prometheus format writes milliseconds;
     /// OpenMetrics writes seconds, converted here exactly and truncated toward zero below
@@ -41,7 +43,9 @@ pub struct Sample<'a> {
 /// a histogram bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exemplar<'a> {
+    /// The exemplar's labels (a trace id, typically).
     pub labels: Labels<'a>,
+    /// The observed value.
     pub value: f64,
     /// Milliseconds since the epoch, converted from seconds as for samples.
     pub timestamp_ms: Option<i64>,

@@ -11,7 +11,10 @@ use crate::scan::{find_byte, label_name_end, quote_stop, skip_blanks, unescape};
 /// the braces, and [`Labels::iter`] reads it again when asked, unescaping a value only
 /// when it holds escapes. A sample's quoted metric name, when written inside the braces
 /// (`{"my.metric",a="b"}`), is not a label and is skipped.
-#[derive(Clone, Copy, PartialEq, Eq)]
+///
+/// Two label sets are equal when they hold the same labels in the same order, however
+/// they are spelled (`{a="1"}` and `{ a = "1", }` are equal).
+#[derive(Clone, Copy)]
 pub struct Labels<'a> {
     raw: &'a str,
     count: usize,
@@ -60,6 +63,14 @@ impl<'a> Labels<'a> {
             .map(|(_, value)| value)
     }
 }
+
+impl PartialEq for Labels<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Labels<'_> {}
 
 impl fmt::Debug for Labels<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -232,6 +243,29 @@ mod tests {
         assert_eq!(labels.get("path").as_deref(), Some("a\\b"));
         assert_eq!(labels.get("missing"), None);
         assert_eq!(format!("{labels:?}"), r#"{"le": "+Inf", "path": "a\\b"}"#);
+    }
+
+    #[test]
+    fn equality_is_by_content() {
+        let plain = Labels::new(r#"a="1",b="x\"y""#, 2, false);
+        let spaced = Labels::new(r#" a = "1" , b="x\"y" ,"#, 2, false);
+        assert_eq!(plain, spaced);
+        assert_ne!(plain, Labels::new(r#"a="1""#, 1, true));
+        assert_ne!(plain, Labels::new(r#"b="x\"y",a="1""#, 2, false));
+    }
+
+    #[test]
+    fn the_plain_reading_agrees_with_the_general_one() {
+        for raw in [
+            "",
+            r#"a="1""#,
+            r#"a="1",bb="""#,
+            r#"le="+Inf",path="/a,b={c}",x="é€""#,
+        ] {
+            let fast: Vec<_> = Labels::new(raw, 0, true).iter().collect();
+            let general: Vec<_> = Labels::new(raw, 0, false).iter().collect();
+            assert_eq!(fast, general, "{raw}");
+        }
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl<'a> OpenMetrics<'a> {
         line: usize,
         at: usize,
     ) -> Result<(), Fail> {
-        match &self.family {
+        let family = match &mut self.family {
             Some(family) if family.name == name => {
                 if family.has_samples {
                     return Err(Fail::new(
@@ -131,14 +131,14 @@ impl<'a> OpenMetrics<'a> {
                         format!("metadata for {name} after its samples"),
                     ));
                 }
+                family
             }
             _ => {
                 self.close()?;
-                self.start(Cow::Borrowed(name), None, line, at);
+                self.groups.clear();
+                self.family
+                    .insert(Family::new(Cow::Borrowed(name), None, line, at))
             }
-        }
-        let Some(family) = self.family.as_mut() else {
-            unreachable!("a family was just started");
         };
         match metadata {
             Metadata::Help if family.help => {
@@ -194,25 +194,23 @@ impl<'a> OpenMetrics<'a> {
                 sample.name,
             )
         });
-        let suffix = match member {
-            Some(suffix) => suffix,
-            None => {
-                if let Some(family) = &self.family {
+        let (family, suffix) = match (member, &mut self.family) {
+            (Some(suffix), Some(family)) => (family, suffix),
+            (_, family) => {
+                if let Some(family) = family {
                     misfit(family, sample)?;
                 }
                 // A sample outside the current family starts a family of its own.
                 self.close()?;
-                self.start(
+                self.groups.clear();
+                let family = self.family.insert(Family::new(
                     sample.name.clone(),
                     Some(MetricType::Unknown),
                     sample.line,
                     sample.line_start,
-                );
-                Suffix::None
+                ));
+                (family, Suffix::None)
             }
-        };
-        let Some(family) = self.family.as_mut() else {
-            unreachable!("the sample's family exists");
         };
         if !family.claimed {
             claim(family, &mut self.claimed, sample.line_start)?;
@@ -259,10 +257,11 @@ impl<'a> OpenMetrics<'a> {
             None => Ok(()),
         }
     }
+}
 
-    fn start(&mut self, name: Cow<'a, str>, kind: Option<MetricType>, line: usize, at: usize) {
-        self.groups.clear();
-        self.family = Some(Family {
+impl<'a> Family<'a> {
+    fn new(name: Cow<'a, str>, kind: Option<MetricType>, line: usize, line_start: usize) -> Self {
+        Family {
             name,
             kind,
             help: false,
@@ -270,10 +269,10 @@ impl<'a> OpenMetrics<'a> {
             claimed: false,
             has_samples: false,
             line,
-            line_start: at,
+            line_start,
             group: None,
             run: None,
-        });
+        }
     }
 }
 
@@ -281,13 +280,8 @@ impl<'a> OpenMetrics<'a> {
 /// carries a name the family before it claims (`a` after `# TYPE a counter`): the
 /// general clash error would not say what went wrong.
 fn misfit(family: &Family<'_>, sample: &SampleFacts<'_, '_>) -> Result<(), Fail> {
-    let Some(kind) = family.kind.filter(|&kind| kind != MetricType::Unknown) else {
-        return Ok(());
-    };
-    let Some(rest) = sample.name.strip_prefix(family.name.as_ref()) else {
-        return Ok(());
-    };
-    if !(rest.is_empty() || kind.suffixes().iter().any(|s| s.as_str() == rest)) {
+    let kind = family.kind.unwrap_or(MetricType::Unknown);
+    if *sample.name != family.name || kind.suffixes().contains(&Suffix::None) {
         return Ok(());
     }
     let expected: Vec<String> = kind
@@ -512,31 +506,27 @@ fn track_buckets(
     bound: Option<f64>,
     sample: &SampleFacts<'_, '_>,
 ) -> Result<(), Fail> {
-    let same_point = family
-        .run
-        .as_ref()
-        .is_some_and(|run| run.key == key && run.timestamp == sample.timestamp);
-    if !same_point {
-        if let Some(run) = family.run.take() {
-            run.finish(&family.name)?;
+    let run = match &mut family.run {
+        Some(run) if run.key == key && run.timestamp == sample.timestamp => run,
+        run => {
+            if let Some(done) = run.take() {
+                done.finish(&family.name)?;
+            }
+            run.insert(BucketRun {
+                key,
+                timestamp: sample.timestamp,
+                line: sample.line,
+                line_start: sample.line_start,
+                last_bound: None,
+                last_count: 0.0,
+                count: None,
+                sum: false,
+                gsum: false,
+                negative_buckets: false,
+                negative_gsum: false,
+                gauge: kind == MetricType::GaugeHistogram,
+            })
         }
-        family.run = Some(BucketRun {
-            key,
-            timestamp: sample.timestamp,
-            line: sample.line,
-            line_start: sample.line_start,
-            last_bound: None,
-            last_count: 0.0,
-            count: None,
-            sum: false,
-            gsum: false,
-            negative_buckets: false,
-            negative_gsum: false,
-            gauge: kind == MetricType::GaugeHistogram,
-        });
-    }
-    let Some(run) = family.run.as_mut() else {
-        unreachable!("the data point was just started");
     };
     match (suffix, bound) {
         (Suffix::Bucket, Some(bound)) => {

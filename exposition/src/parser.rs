@@ -19,9 +19,10 @@ pub const EXEMPLAR_LABELS_MAX_CHARS: usize = 128;
 
 /// Reads an exposition as an iterator of [`Entry`] values that borrow from the input.
 ///
-/// Each call to `next` reads one line (skipping Prometheus comments and blank lines) and
-/// allocates nothing unless a value holds escapes. The first malformed line yields an
-/// `Err`, after which the iterator ends.
+/// Each call to `next` reads one line (skipping Prometheus comments and blank lines).
+/// Nothing is allocated per sample unless a value holds escapes; OpenMetrics validation
+/// keeps some state per metric family. The first malformed line yields an `Err`, after
+/// which the iterator ends.
 ///
 /// **An exposition is valid only as a whole.** Entries before an error have been
 /// yielded already, and some OpenMetrics rules can only be checked once a family or a
@@ -66,7 +67,8 @@ enum Keyword {
 }
 
 impl<'a> Parser<'a> {
-    /// A parser of `input`, read as `format`.
+    /// A parser of `input`, read as `format`. Checks that the input is UTF-8 first, in
+    /// one fast pass, so that lines can be sliced as text without checking each one.
     pub fn new(input: &'a [u8], format: Format) -> Parser<'a> {
         let (text, invalid_utf8_at) = match std::str::from_utf8(input) {
             Ok(text) => (text, None),
