@@ -290,3 +290,58 @@ pub async fn check_manifest(
     }
     Ok(check)
 }
+
+/// What the pages need of runtime health, provided by the server in every request's
+/// context (it owns the scraper and the statistics; the app only shows them).
+#[cfg(feature = "ssr")]
+pub trait RuntimeHealth: Send + Sync {
+    fn overview(&self) -> crate::dto::HealthOverview;
+    fn targets(&self) -> Vec<crate::dto::TargetRow>;
+    /// `None` when no service has that name.
+    fn service_health(
+        &self,
+        name: String,
+        window: String,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Option<crate::dto::ServiceHealthView>, String>>
+                + Send,
+        >,
+    >;
+}
+
+#[cfg(feature = "ssr")]
+fn runtime() -> Result<std::sync::Arc<dyn RuntimeHealth>, ServerFnError> {
+    use_context::<std::sync::Arc<dyn RuntimeHealth>>()
+        .ok_or_else(|| ServerFnError::new("runtime health missing from the request context"))
+}
+
+/// The whole system's health now.
+#[server(prefix = "/rpc")]
+pub async fn health_overview() -> Result<crate::dto::HealthOverview, ServerFnError> {
+    Ok(runtime()?.overview())
+}
+
+/// Every scrape target with its state.
+#[server(prefix = "/rpc")]
+pub async fn scrape_targets() -> Result<Vec<crate::dto::TargetRow>, ServerFnError> {
+    Ok(runtime()?.targets())
+}
+
+/// A service's health over `window` (one of [`crate::dto::HEALTH_WINDOWS`]).
+#[server(prefix = "/rpc")]
+pub async fn service_health(
+    name: String,
+    window: String,
+) -> Result<Option<crate::dto::ServiceHealthView>, ServerFnError> {
+    if !crate::dto::HEALTH_WINDOWS.contains(&window.as_str()) {
+        return Err(ServerFnError::new(format!(
+            "window {window:?}: expected one of {}",
+            crate::dto::HEALTH_WINDOWS.join(", ")
+        )));
+    }
+    runtime()?
+        .service_health(name, window)
+        .await
+        .map_err(internal)
+}

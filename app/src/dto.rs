@@ -399,3 +399,106 @@ mod tests {
         );
     }
 }
+
+/// A health state's figures over the current window, as pages show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthFigures {
+    /// `healthy`, `degraded`, `failing` or `unknown`.
+    pub state: String,
+    /// Requests per second.
+    pub request_rate: f64,
+    /// Server errors per request, 0..1.
+    pub error_ratio: Option<f64>,
+    pub latency_p95_seconds: Option<f64>,
+}
+
+/// A domain, system, service or instance with its health.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedHealth {
+    pub name: String,
+    /// The domain a service belongs to (empty when none).
+    pub group: String,
+    pub figures: HealthFigures,
+}
+
+/// One step of a request series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthPoint {
+    /// Start of the step, unix seconds.
+    pub start: i64,
+    pub request_rate: f64,
+    /// Server errors per second.
+    pub error_rate: f64,
+    pub latency_p50_seconds: Option<f64>,
+    pub latency_p95_seconds: Option<f64>,
+    pub latency_p99_seconds: Option<f64>,
+}
+
+/// The whole system at a glance: the overview page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthOverview {
+    /// When the figures were computed, RFC 3339 UTC.
+    pub at: String,
+    pub window_seconds: i64,
+    pub overall: HealthFigures,
+    /// Services by state, in the order healthy, degraded, failing, unknown.
+    pub counts: Vec<(String, usize)>,
+    pub domains: Vec<NamedHealth>,
+    /// Services worst first, then busiest; at most [`WORST_SERVICES`].
+    pub worst: Vec<NamedHealth>,
+    pub services_total: usize,
+    /// The whole system's requests over the last hour, per step.
+    pub series: Vec<HealthPoint>,
+    pub targets_up: usize,
+    pub targets_down: usize,
+    pub targets_unknown: usize,
+    /// Whether Seam scrapes at all (it may be switched off in the configuration).
+    pub scraping: bool,
+}
+
+/// How many services the overview lists, worst first.
+pub const WORST_SERVICES: usize = 10;
+
+/// One scrape target, for the targets page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetRow {
+    pub service: String,
+    pub instance: String,
+    pub url: String,
+    /// `up`, `down` or `unknown`.
+    pub health: String,
+    /// RFC 3339 UTC; empty before the first scrape.
+    pub last_scrape: String,
+    pub duration_seconds: Option<f64>,
+    pub samples: usize,
+    pub last_error: String,
+    /// The health probe: `up`, `down`, `unknown`; empty without a health URL.
+    pub probe: String,
+    pub probe_error: String,
+    /// The standard request metrics found (a mapping name); empty for none.
+    pub request_metrics: String,
+}
+
+/// A service's runtime health over a window: the service page's plots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceHealthView {
+    pub figures: HealthFigures,
+    pub window: String,
+    pub step_seconds: i64,
+    pub points: Vec<HealthPoint>,
+    pub instances: Vec<InstanceHealthRow>,
+}
+
+/// An instance with its state and its target's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceHealthRow {
+    pub instance: String,
+    pub figures: HealthFigures,
+    /// The scrape target's health and last error.
+    pub target: String,
+    pub last_error: String,
+    pub probe: String,
+}
+
+/// The windows the service page offers.
+pub const HEALTH_WINDOWS: [&str; 5] = ["15m", "1h", "6h", "1d", "7d"];

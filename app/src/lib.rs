@@ -6,6 +6,7 @@
 //! HTTP under `/rpc/`.
 
 pub mod api;
+pub mod chart;
 #[cfg(feature = "ssr")]
 mod detail;
 #[cfg(feature = "ssr")]
@@ -77,9 +78,11 @@ pub fn App() -> impl IntoView {
             <div id="app" data-hydrated=move || hydrated.get().to_string()>
                 <a class="skip-link" href="#main" on:click=skip_to_main>"Skip to content"</a>
                 <header class="topbar">
-                    <A href="/services" attr:class="brand">"Seam"</A>
+                    <A href="/" attr:class="brand">"Seam"</A>
                     <nav>
+                        <A href="/" exact=true>"Overview"</A>
                         <A href="/services" exact=true>"Services"</A>
+                        <A href="/targets">"Targets"</A>
                         <A href="/teams">"Teams"</A>
                         <A href="/domains">"Domains"</A>
                         <A href="/register">"Register"</A>
@@ -87,6 +90,8 @@ pub fn App() -> impl IntoView {
                 </header>
                 <main id="main" tabindex="-1">
                     <Routes fallback=|| view! { <pages::NotFound/> }>
+                        <Route path=StaticSegment("") view=pages::OverviewPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("targets") view=pages::TargetsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("services") view=pages::ServicesPage ssr=SsrMode::Async/>
                         <Route
                             path=(StaticSegment("services"), ParamSegment("name"))

@@ -2,16 +2,20 @@
 
 mod domains;
 mod not_found;
+mod overview;
 mod register;
 mod service;
 mod services;
+mod targets;
 mod teams;
 
 pub use domains::DomainsPage;
 pub use not_found::NotFound;
+pub use overview::{figures_line, OverviewPage, StateBadge};
 pub use register::RegisterPage;
 pub use service::ServicePage;
 pub use services::ServicesPage;
+pub use targets::TargetsPage;
 pub use teams::TeamsPage;
 
 /// A count with its noun: `1 service`, `3 services`.

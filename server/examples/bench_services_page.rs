@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         read_tokens: Vec::new(),
         collectors: Default::default(),
         outbound: Default::default(),
+        health: Default::default(),
     };
     let running = seam_server::start(&config).await?;
     let base = format!("http://{}", running.addr);

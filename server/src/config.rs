@@ -10,6 +10,8 @@ use serde::Deserialize;
 use seam_collectors::outbound::OutboundConfig;
 use seam_collectors::CollectorsConfig;
 
+use crate::health::HealthConfig;
+
 /// The options of `seam serve`; each also reads a `SEAM_*` environment variable and a
 /// key of the same name in the configuration file.
 #[derive(Debug, Clone, Default, Args)]
@@ -100,10 +102,12 @@ struct FileConfig {
     collectors: CollectorsConfig,
     #[serde(default)]
     outbound: OutboundConfig,
+    #[serde(default)]
+    health: HealthConfig,
 }
 
 /// Seam's resolved configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
@@ -120,6 +124,8 @@ pub struct Config {
     pub collectors: CollectorsConfig,
     /// Which URLs Seam may fetch when a manifest or the configuration names them.
     pub outbound: OutboundConfig,
+    /// How scrapes become health states, and how long their statistics stay.
+    pub health: HealthConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +140,8 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("invalid otlp_endpoint {0:?}: expected an http:// or https:// URL")]
     OtlpEndpoint(String),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
 }
 
 impl Config {
@@ -152,6 +160,29 @@ impl Config {
             if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
                 return Err(ConfigError::OtlpEndpoint(endpoint.clone()));
             }
+        }
+        file.collectors
+            .scrape
+            .validate()
+            .map_err(|err| ConfigError::Invalid(err.to_string()))?;
+        let health = &file.health;
+        for (key, value) in [
+            ("window_secs", health.window_secs),
+            ("bucket_secs", health.bucket_secs),
+            ("retention_days", health.retention_days),
+            ("downsample_after_hours", health.downsample_after_hours),
+        ] {
+            if value <= 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "health.{key} must be positive, not {value}"
+                )));
+            }
+        }
+        if 3600 % health.bucket_secs != 0 {
+            return Err(ConfigError::Invalid(format!(
+                "health.bucket_secs must divide an hour, not {}",
+                health.bucket_secs
+            )));
         }
         Ok(Config {
             data_dir: args
@@ -180,6 +211,7 @@ impl Config {
             read_tokens: tokens(args.read_tokens, file.read_tokens),
             collectors: file.collectors,
             outbound: file.outbound,
+            health: file.health,
         })
     }
 }

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
@@ -30,6 +31,8 @@ pub struct Running {
     pub addr: SocketAddr,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    /// Writes health buckets; ends after a last write once shutdown is signalled.
+    persist: JoinHandle<()>,
     /// The collectors and the ingest task; aborted when the server is dropped.
     _background: tokio::task::JoinSet<()>,
 }
@@ -38,12 +41,16 @@ impl Running {
     /// Stops accepting connections, lets open requests finish, and waits.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
-        self.task.await.map_err(std::io::Error::other)?
+        self.wait().await
     }
 
-    /// Waits until the server stops on its own (it does not, short of an error).
+    /// Waits until the server stops (after a shutdown signal, or an error), and the
+    /// health buckets that closed are written.
     pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.map_err(std::io::Error::other)?
+        let served = self.task.await.map_err(std::io::Error::other)?;
+        let _ = self.shutdown.send(true);
+        let _ = self.persist.await;
+        served
     }
 
     /// Handle for stopping the server from elsewhere (for example a signal handler).
@@ -77,10 +84,18 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         .await
         .context("cannot read the catalog")?;
     let tokens = auth::Tokens::parse(&config.api_tokens);
+    let metrics = Metrics::new();
+    let health = health::Health::new(
+        config.health.clone(),
+        health::system_clock(),
+        metrics.clone(),
+    );
     let state = AppState {
         leptos_options,
         catalog,
-        metrics: Metrics::new(),
+        health: health.clone(),
+        scraping: config.collectors.scrape.enabled,
+        metrics,
         read: auth::ReadAccess::new(&config.read_tokens, &tokens),
         tokens,
     };
@@ -102,7 +117,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let cx = seam_collectors::CollectorContext {
         out: sink,
         shutdown: shutdown.subscribe(),
-        policy,
+        policy: policy.clone(),
     };
     let mut background = seam_collectors::spawn(&config.collectors, &cx, catalog_targets);
     drop(cx);
@@ -118,6 +133,30 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             instance_urls,
         ));
     }
+    if config.collectors.scrape.enabled {
+        let (target_list, scrape_targets) = tokio::sync::watch::channel(Vec::new());
+        let (scrape_events, scrape_reports) = tokio::sync::mpsc::channel(1024);
+        background.spawn(health::publish_targets(
+            config.collectors.scrape.clone(),
+            health.clone(),
+            state.catalog.watch(),
+            target_list,
+        ));
+        background.spawn(seam_collectors::scrape::run(
+            config.collectors.scrape.clone(),
+            policy.clone(),
+            scrape_targets,
+            scrape_events,
+            shutdown.subscribe(),
+        ));
+        background.spawn(health::consume(health.clone(), scrape_reports));
+    }
+    // Not in `background`: stopping waits for it to write the buckets that closed.
+    let persist = tokio::spawn(health::persist(
+        health,
+        state.catalog.store().clone(),
+        shutdown.subscribe(),
+    ));
     if backend == seam_store::Backend::Postgres {
         // Other replicas may write to the same database.
         background.spawn(ingest::reload_periodically(
@@ -142,6 +181,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         addr,
         shutdown,
         task,
+        persist,
         _background: background,
     })
 }

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Seam's metric registry and the handles of its metrics.
@@ -15,6 +16,11 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
+    scrapes: IntCounterVec,
+    scrape_duration: Histogram,
+    scrape_samples: IntCounter,
+    scrape_targets: IntGaugeVec,
+    scrape_targets_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -50,10 +56,53 @@ impl Metrics {
         build_info
             .with_label_values(&[env!("CARGO_PKG_VERSION")])
             .set(1);
+        // Scrapes: no per-target labels, so the series stay bounded however many
+        // targets there are; per-target state is on /api/v1/targets.
+        let scrapes = IntCounterVec::new(
+            Opts::new(
+                "seam_scrapes_total",
+                "Scrapes done, by result (ok, or the reason they failed)",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let scrape_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "seam_scrape_duration_seconds",
+                "Time a scrape took, fetch and parse",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+        )
+        .expect("valid metric");
+        let scrape_samples = IntCounter::new(
+            "seam_scrape_samples_total",
+            "Samples parsed from successful scrapes",
+        )
+        .expect("valid metric");
+        let scrape_targets = IntGaugeVec::new(
+            Opts::new(
+                "seam_scrape_targets",
+                "Scrape targets by health of their last scrape (up, down, unknown)",
+            ),
+            &["health"],
+        )
+        .expect("valid metric");
+        let scrape_targets_dropped = IntCounter::new(
+            "seam_scrape_targets_dropped_total",
+            "Targets left unscraped because there were more than max_targets",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
             Box::new(build_info),
+            Box::new(scrapes.clone()),
+            Box::new(scrape_duration.clone()),
+            Box::new(scrape_samples.clone()),
+            Box::new(scrape_targets.clone()),
+            Box::new(scrape_targets_dropped.clone()),
         ] {
             registry
                 .register(collector)
@@ -63,7 +112,24 @@ impl Metrics {
             registry,
             http_requests,
             http_duration,
+            scrapes,
+            scrape_duration,
+            scrape_samples,
+            scrape_targets,
+            scrape_targets_dropped,
         }
+    }
+
+    /// Sets the number of targets by health.
+    pub fn scrape_targets(&self, up: i64, down: i64, unknown: i64) {
+        for (health, count) in [("up", up), ("down", down), ("unknown", unknown)] {
+            self.scrape_targets.with_label_values(&[health]).set(count);
+        }
+    }
+
+    /// Counts targets dropped for being past `max_targets`.
+    pub fn scrape_targets_dropped(&self, dropped: usize) {
+        self.scrape_targets_dropped.inc_by(dropped as u64);
     }
 
     /// Renders every metric in the Prometheus text format 0.0.4.
@@ -108,6 +174,32 @@ impl HttpRequestCompleted<'_> {
             elapsed_ms = self.elapsed.as_secs_f64() * 1000.0,
             "request completed"
         );
+    }
+}
+
+/// One scrape done.
+pub struct ScrapeCompleted<'a> {
+    pub target: &'a str,
+    pub duration: Duration,
+    pub samples: usize,
+    pub error: Option<&'a seam_collectors::scrape::ScrapeError>,
+}
+
+impl ScrapeCompleted<'_> {
+    pub fn emit(&self, metrics: &Metrics) {
+        let result = self.error.map_or("ok", |err| err.reason());
+        metrics.scrapes.with_label_values(&[result]).inc();
+        metrics.scrape_duration.observe(self.duration.as_secs_f64());
+        metrics.scrape_samples.inc_by(self.samples as u64);
+        match self.error {
+            None => tracing::debug!(
+                target = self.target,
+                samples = self.samples,
+                elapsed_ms = self.duration.as_secs_f64() * 1000.0,
+                "scraped"
+            ),
+            Some(err) => tracing::debug!(target = self.target, error = %err, "scrape failed"),
+        }
     }
 }
 

@@ -50,6 +50,7 @@ async fn spans_reach_the_configured_otlp_endpoint() {
         read_tokens: Vec::new(),
         collectors: Default::default(),
         outbound: Default::default(),
+        health: Default::default(),
     };
     let running = seam_server::start(&config).await.unwrap();
     let status = reqwest::get(format!("http://{}/healthz", running.addr))

@@ -2,8 +2,13 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::{get_service_detail, manifest_diff};
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{get_service_detail, manifest_diff, service_health};
+use crate::chart::{format_rate, format_ratio, format_seconds, Line, TimeChart, Unit};
 use crate::dto::{DependencyRow, DiffKind, DiffLine, RevisionDiff, ServiceDetail};
+use crate::dto::{ServiceHealthView, HEALTH_WINDOWS};
+use crate::pages::{figures_line, StateBadge};
 use crate::LocalTime;
 
 /// One service: its manifest, declared dependencies both ways, APIs, datastores and the
@@ -111,6 +116,7 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
         {(!links.is_empty()).then(|| view! {
             <p class="links">{links.into_iter().map(|(url, title)| view! { <a href=url>{title}</a>" " }).collect_view()}</p>
         })}
+        <RuntimeHealth name=name.clone()/>
         <div class="grid">
             <section class="card">
                 <h2>"Depends on"</h2>
@@ -274,5 +280,119 @@ fn DiffView(diff: RevisionDiff) -> impl IntoView {
             {nothing.then(|| view! { <li>"No field changed."</li> })}
         </ul>
         <pre class="diff" id="diff" tabindex="0" role="region" aria-label="Changes between the two revisions">{body}</pre>
+    }
+}
+
+/// The service's runtime health: state now, and rate, errors and latency over a window
+/// chosen by link (`?window=6h`, so it works without JavaScript and can be shared).
+#[component]
+fn RuntimeHealth(name: String) -> impl IntoView {
+    let query = use_query_map();
+    let window = Memo::new(move |_| {
+        query
+            .with(|q| q.get("window"))
+            .filter(|w| HEALTH_WINDOWS.contains(&w.as_str()))
+            .unwrap_or_else(|| "1h".to_owned())
+    });
+    let name = StoredValue::new(name);
+    let health = Resource::new(
+        move || window.get(),
+        move |window| service_health(name.get_value(), window),
+    );
+    view! {
+        <section class="card" id="runtime">
+            <h2>"Runtime health"</h2>
+            <nav class="windows" aria-label="Time window">
+                {HEALTH_WINDOWS.iter().map(|w| view! {
+                    <a href=format!("?window={w}") aria-current=move || (window.get() == *w).then_some("true")>{*w}</a>
+                }).collect_view()}
+            </nav>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match health.await {
+                        Ok(Some(view)) => view! { <RuntimeCharts view/> }.into_any(),
+                        Ok(None) => view! { <p class="muted">"No runtime data."</p> }.into_any(),
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RuntimeCharts(view: ServiceHealthView) -> impl IntoView {
+    let ServiceHealthView {
+        figures,
+        window,
+        step_seconds,
+        points,
+        instances,
+    } = view;
+    let starts: Vec<i64> = points.iter().map(|p| p.start).collect();
+    let rate = vec![Line {
+        label: "requests",
+        class: "line-1",
+        values: points.iter().map(|p| Some(p.request_rate)).collect(),
+    }];
+    let errors = vec![Line {
+        label: "server errors",
+        class: "line-3",
+        values: points.iter().map(|p| Some(p.error_rate)).collect(),
+    }];
+    let latency = vec![
+        Line {
+            label: "p50",
+            class: "line-1",
+            values: points.iter().map(|p| p.latency_p50_seconds).collect(),
+        },
+        Line {
+            label: "p95",
+            class: "line-2",
+            values: points.iter().map(|p| p.latency_p95_seconds).collect(),
+        },
+        Line {
+            label: "p99",
+            class: "line-3",
+            values: points.iter().map(|p| p.latency_p99_seconds).collect(),
+        },
+    ];
+    let step = if step_seconds >= 3600 {
+        format!("{} h", step_seconds / 3600)
+    } else {
+        format!("{} min", step_seconds / 60)
+    };
+    view! {
+        <p id="runtime-state">"Now "<StateBadge state=figures.state.clone()/>" "{figures_line(&figures)}</p>
+        <p class="muted">{format!("Last {window}, one point per {step} (UTC).")}</p>
+        <div class="charts">
+            <TimeChart title="Requests per second".to_owned() unit=Unit::Rate starts=starts.clone() lines=rate id="service-rate"/>
+            <TimeChart title="Server errors per second".to_owned() unit=Unit::Rate starts=starts.clone() lines=errors id="service-errors"/>
+            <TimeChart title="Latency".to_owned() unit=Unit::Seconds starts lines=latency id="service-latency"/>
+        </div>
+        <h3>"Instances"</h3>
+        {if instances.is_empty() {
+            view! { <p class="muted">"No instances declared: nothing to scrape."</p> }.into_any()
+        } else {
+            view! {
+                <table class="compact" id="instance-health">
+                    <thead><tr><th>"Instance"</th><th>"State"</th><th>"Target"</th><th>"Health probe"</th><th>"Requests"</th><th>"Errors"</th><th>"p95"</th><th>"Last error"</th></tr></thead>
+                    <tbody>
+                        {instances.into_iter().map(|i| view! {
+                            <tr data-instance=i.instance.clone() data-state=i.figures.state.clone()>
+                                <td><code>{i.instance.clone()}</code></td>
+                                <td><StateBadge state=i.figures.state.clone()/></td>
+                                <td>{i.target.clone()}</td>
+                                <td>{if i.probe.is_empty() { "—".to_owned() } else { i.probe.clone() }}</td>
+                                <td>{format_rate(i.figures.request_rate)}</td>
+                                <td>{format_ratio(i.figures.error_ratio)}</td>
+                                <td>{i.figures.latency_p95_seconds.map_or("—".to_owned(), format_seconds)}</td>
+                                <td class="target-error">{i.last_error.clone()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
     }
 }

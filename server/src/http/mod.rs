@@ -4,6 +4,8 @@
 
 mod api;
 mod error;
+mod health_api;
+mod runtime;
 mod signin;
 
 use std::sync::Arc;
@@ -35,6 +37,10 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The catalog: its snapshot for reads, and the one way to write to it.
     pub catalog: Arc<LiveCatalog>,
+    /// Runtime health: scrape targets, recent statistics, the current report.
+    pub health: Arc<crate::health::Health>,
+    /// Whether the scraper runs (`[collectors.scrape] enabled`).
+    pub scraping: bool,
     pub metrics: Metrics,
     /// Bearer tokens accepted on write calls; empty means none is needed.
     pub tokens: Tokens,
@@ -56,12 +62,16 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(seam_app::App);
     let catalog = state.catalog.clone();
     let write_access = state.tokens.write_access();
+    let runtime: Arc<dyn seam_app::api::RuntimeHealth> = Arc::new(runtime::PagesHealth {
+        health: state.health.clone(),
+        catalog: state.catalog.clone(),
+        scraping: state.scraping,
+    });
     let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root)
         .join(&*state.leptos_options.site_pkg_dir);
 
     Router::new()
-        .nest("/api/v1", api::router())
-        .route("/", get(home))
+        .nest("/api/v1", api::router().merge(health_api::router()))
         .route("/register/quick", axum::routing::post(quick_register))
         .route("/signin", get(signin::page).post(signin::submit))
         .route("/signout", axum::routing::post(signin::sign_out))
@@ -84,6 +94,7 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(catalog.clone());
                 provide_context(write_access.clone());
+                provide_context(runtime.clone());
             },
             {
                 let options = state.leptos_options.clone();
@@ -101,6 +112,7 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(legacy_home_links))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             signin::require_read,
@@ -211,15 +223,17 @@ async fn quick_register(
     axum::response::Redirect::to(&target)
 }
 
-/// `/`: the services list until the overview exists; old `/?owner=...` links keep their
-/// query.
-async fn home(uri: axum::http::Uri) -> axum::response::Redirect {
-    match uri.query() {
-        Some(query) if !query.is_empty() => {
-            axum::response::Redirect::temporary(&format!("/services?{query}"))
+/// Old links to the services list at `/?owner=...` (before the overview took `/`) go
+/// to `/services` with their query; `/` itself is the overview page.
+async fn legacy_home_links(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    if uri.path() == "/" {
+        if let Some(query) = uri.query().filter(|q| !q.is_empty()) {
+            return axum::response::Redirect::temporary(&format!("/services?{query}"))
+                .into_response();
         }
-        _ => axum::response::Redirect::temporary("/services"),
     }
+    next.run(request).await
 }
 
 /// Headers every response carries; pages set their own Content-Security-Policy with the

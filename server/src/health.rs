@@ -1,0 +1,472 @@
+//! Runtime health: the scraper's targets from the catalog snapshot, its reports recorded
+//! in per-minute buckets ([`seam_health::Recorder`]), closed buckets written to the store
+//! in batches, downsampling and retention, and the current [`HealthReport`].
+//!
+//! Time comes from a [`Clock`], so tests drive minutes without waiting for them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use seam_collectors::scrape::{Probe, ScrapeConfig, ScrapeEvent, TargetSpec};
+use seam_health::{
+    BucketRow, Coverage, HealthReport, InstanceKey, Recorder, ServiceTopology, Thresholds,
+};
+use seam_snapshot::Snapshot;
+use seam_store::SharedStore;
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::metrics::{Metrics, ScrapeCompleted};
+
+/// `[health]`: how scrapes become health states, and how long their statistics stay.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthConfig {
+    /// Seconds of recent traffic the current state is computed over.
+    pub window_secs: i64,
+    /// Size of a stored bucket in seconds: a minute; smaller only for tests and demos.
+    pub bucket_secs: i64,
+    /// Days statistics are kept.
+    pub retention_days: i64,
+    /// Hours after which minute buckets are summed into hour buckets.
+    pub downsample_after_hours: i64,
+    /// Error ratios for degraded and failing (Kiali's defaults), and the traffic share
+    /// under which a child's state counts at most as degraded in a roll-up.
+    pub thresholds: Thresholds,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            window_secs: 300,
+            bucket_secs: 60,
+            retention_days: 30,
+            downsample_after_hours: 48,
+            thresholds: Thresholds::default(),
+        }
+    }
+}
+
+/// Unix seconds now; injectable.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| Utc::now().timestamp())
+}
+
+/// What Seam knows of one target, for `/api/v1/targets` and the targets page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetStatus {
+    pub key: InstanceKey,
+    pub url: String,
+    pub health_url: Option<String>,
+    pub interval: Duration,
+    /// `None` before the first scrape.
+    pub up: Option<bool>,
+    pub last_scrape: Option<DateTime<Utc>>,
+    pub duration: Option<Duration>,
+    pub samples: usize,
+    pub last_error: Option<String>,
+    pub probe: Option<Probe>,
+    pub coverage: Coverage,
+}
+
+struct Inner {
+    recorder: Recorder,
+    targets: BTreeMap<InstanceKey, TargetStatus>,
+    /// Closed buckets not yet in the store (a write failed): retried with the next batch.
+    unwritten: Vec<BucketRow>,
+}
+
+/// The health engine's shared state.
+pub struct Health {
+    config: HealthConfig,
+    clock: Clock,
+    inner: Mutex<Inner>,
+    metrics: Metrics,
+}
+
+/// Most closed buckets held for a later write while the store fails; past it the oldest
+/// are dropped and counted.
+const MAX_UNWRITTEN: usize = 200_000;
+
+impl Health {
+    pub fn new(config: HealthConfig, clock: Clock, metrics: Metrics) -> Arc<Health> {
+        // Memory holds the current window plus one bucket, and at least an hour so the
+        // service page's recent plot needs no database read.
+        let keep = (3600.max(config.window_secs) / config.bucket_secs.max(1)) as usize + 2;
+        Arc::new(Health {
+            inner: Mutex::new(Inner {
+                recorder: Recorder::new(config.bucket_secs, keep),
+                targets: BTreeMap::new(),
+                unwritten: Vec::new(),
+            }),
+            config,
+            clock,
+            metrics,
+        })
+    }
+
+    pub fn config(&self) -> &HealthConfig {
+        &self.config
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; go on with it.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records one scraper event.
+    pub fn record(&self, event: ScrapeEvent) {
+        let now = self.now();
+        match event {
+            ScrapeEvent::Scraped {
+                target,
+                scrape,
+                probe,
+            } => {
+                ScrapeCompleted {
+                    target: &target.url,
+                    duration: scrape.duration,
+                    samples: scrape.samples,
+                    error: scrape.error.as_ref(),
+                }
+                .emit(&self.metrics);
+                let mut inner = self.lock();
+                let changed =
+                    inner.targets.get(&target.key).map(|t| t.up) != Some(Some(scrape.up()));
+                inner
+                    .recorder
+                    .record_scrape(&target.key, now, scrape.up(), &scrape.requests);
+                if let Some(probe) = &probe {
+                    inner.recorder.record_probe(&target.key, now, probe.up);
+                }
+                inner.targets.insert(
+                    target.key.clone(),
+                    TargetStatus {
+                        key: target.key.clone(),
+                        url: target.url.clone(),
+                        health_url: target.health_url.clone(),
+                        interval: target.interval,
+                        up: Some(scrape.up()),
+                        last_scrape: Some(scrape.at),
+                        duration: Some(scrape.duration),
+                        samples: scrape.samples,
+                        last_error: scrape.error.as_ref().map(ToString::to_string),
+                        probe,
+                        coverage: scrape.coverage,
+                    },
+                );
+                if changed {
+                    self.count_targets(&inner);
+                }
+            }
+            ScrapeEvent::Removed { key } => {
+                let mut inner = self.lock();
+                inner.recorder.forget(&key);
+                inner.targets.remove(&key);
+                self.count_targets(&inner);
+            }
+            ScrapeEvent::OverLimit { dropped } => {
+                self.metrics.scrape_targets_dropped(dropped);
+            }
+        }
+    }
+
+    /// Notes the targets the scraper was given, so that targets not scraped yet show as
+    /// unknown rather than missing.
+    pub fn set_targets(&self, specs: &[TargetSpec]) {
+        let mut inner = self.lock();
+        let wanted: std::collections::BTreeSet<&InstanceKey> =
+            specs.iter().map(|spec| &spec.key).collect();
+        inner.targets.retain(|key, _| wanted.contains(key));
+        for spec in specs {
+            inner
+                .targets
+                .entry(spec.key.clone())
+                .or_insert_with(|| TargetStatus {
+                    key: spec.key.clone(),
+                    url: spec.url.clone(),
+                    health_url: spec.health_url.clone(),
+                    interval: spec.interval,
+                    up: None,
+                    last_scrape: None,
+                    duration: None,
+                    samples: 0,
+                    last_error: None,
+                    probe: None,
+                    coverage: Coverage::default(),
+                });
+        }
+        self.count_targets(&inner);
+    }
+
+    /// Sets the targets-by-health gauges; called when a target's health changes.
+    fn count_targets(&self, inner: &Inner) {
+        let (mut up, mut down, mut unknown) = (0, 0, 0);
+        for status in inner.targets.values() {
+            match status.up {
+                Some(true) => up += 1,
+                Some(false) => down += 1,
+                None => unknown += 1,
+            }
+        }
+        self.metrics.scrape_targets(up, down, unknown);
+    }
+
+    /// Every target's status, ordered by service and instance.
+    pub fn targets(&self) -> Vec<TargetStatus> {
+        self.lock().targets.values().cloned().collect()
+    }
+
+    /// The health of everything over the configured window, for the catalog `snapshot`
+    /// plus the services of static targets.
+    pub fn report(&self, snapshot: &Snapshot) -> HealthReport {
+        let now = self.now();
+        let inner = self.lock();
+        let topology = topology(snapshot, inner.targets.keys());
+        HealthReport::build(
+            &inner.recorder,
+            &self.config.thresholds,
+            &topology,
+            now,
+            self.config.window_secs,
+        )
+    }
+
+    /// The open bucket's and recent closed buckets' statistics of one service's instance
+    /// (`instance` empty: all of its instances), by bucket start, from memory.
+    pub fn recent(&self, service: &str, instance: &str, from: i64) -> Vec<BucketRow> {
+        let inner = self.lock();
+        inner.recorder.recent(service, instance, from)
+    }
+
+    /// Takes the buckets closed by now and writes them in one batch; a failed write keeps
+    /// them for the next batch. Returns how many rows were written.
+    pub async fn flush(&self, store: &SharedStore) -> usize {
+        let now = self.now();
+        let batch = {
+            let mut inner = self.lock();
+            let mut batch = std::mem::take(&mut inner.unwritten);
+            batch.extend(inner.recorder.take_closed(now));
+            batch
+        };
+        if batch.is_empty() {
+            return 0;
+        }
+        match store.write_health(self.config.bucket_secs, &batch).await {
+            Ok(()) => batch.len(),
+            Err(err) => {
+                tracing::warn!(error = %err, rows = batch.len(), "health buckets not written; retrying with the next batch");
+                let mut inner = self.lock();
+                let mut kept = batch;
+                kept.append(&mut inner.unwritten);
+                if kept.len() > MAX_UNWRITTEN {
+                    let dropped = kept.len() - MAX_UNWRITTEN;
+                    kept.drain(..dropped);
+                    tracing::error!(
+                        dropped,
+                        "health buckets dropped: the store failed for too long"
+                    );
+                }
+                inner.unwritten = kept;
+                0
+            }
+        }
+    }
+
+    /// Folds old minutes into hours and removes what is past retention.
+    pub async fn maintain(&self, store: &SharedStore) {
+        let now = self.now();
+        let downsample_before = now - self.config.downsample_after_hours * 3600;
+        let prune_before = now - self.config.retention_days * 86_400;
+        match store.downsample_health(downsample_before).await {
+            Ok(folded) if folded > 0 => tracing::info!(folded, "health minutes folded into hours"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "health downsampling failed"),
+        }
+        match store.prune_health(prune_before).await {
+            Ok(removed) if removed > 0 => {
+                tracing::info!(removed, "health buckets past retention removed")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "health retention failed"),
+        }
+    }
+}
+
+/// The services to report on: the catalog's, with their instances keyed as the scraper
+/// keys them (base URLs), plus services only static targets name.
+fn topology<'a>(
+    snapshot: &Snapshot,
+    targets: impl Iterator<Item = &'a InstanceKey>,
+) -> Vec<ServiceTopology> {
+    let mut services: BTreeMap<String, ServiceTopology> = snapshot
+        .services()
+        .map(|view| {
+            let manifest = &view.manifest;
+            (
+                manifest.name.clone(),
+                ServiceTopology {
+                    name: manifest.name.clone(),
+                    system: manifest.system.clone(),
+                    domain: manifest.domain.clone(),
+                    instances: manifest
+                        .instances
+                        .iter()
+                        .map(|instance| instance.base_url.clone())
+                        .collect(),
+                },
+            )
+        })
+        .collect();
+    for key in targets {
+        let service = services
+            .entry(key.service.clone())
+            .or_insert_with(|| ServiceTopology {
+                name: key.service.clone(),
+                system: None,
+                domain: None,
+                instances: Vec::new(),
+            });
+        if !service.instances.contains(&key.instance) {
+            service.instances.push(key.instance.clone());
+        }
+    }
+    services.into_values().collect()
+}
+
+/// The scraper's targets for a catalog snapshot.
+pub fn targets_for(config: &ScrapeConfig, snapshot: &Snapshot) -> Vec<TargetSpec> {
+    config.targets(snapshot.instances().map(|instance| {
+        (
+            instance.service,
+            instance.instance.base_url.as_str(),
+            instance.instance.metrics_url.as_str(),
+            instance.instance.health_url.as_str(),
+        )
+    }))
+}
+
+/// Keeps the scraper's target list in step with the catalog: a new snapshot (a new
+/// revision, a removed service) changes the list, and the scraper starts and stops
+/// targets within one interval.
+pub async fn publish_targets(
+    config: ScrapeConfig,
+    health: Arc<Health>,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    targets: watch::Sender<Vec<TargetSpec>>,
+) {
+    loop {
+        let specs = targets_for(&config, &snapshots.borrow_and_update());
+        health.set_targets(&specs);
+        targets.send_if_modified(|current| {
+            let changed = *current != specs;
+            if changed {
+                *current = specs;
+            }
+            changed
+        });
+        tokio::select! {
+            changed = snapshots.changed() => if changed.is_err() { return },
+            _ = targets.closed() => return,
+        }
+    }
+}
+
+/// Records scraper events as they come.
+pub async fn consume(health: Arc<Health>, mut events: mpsc::Receiver<ScrapeEvent>) {
+    while let Some(event) = events.recv().await {
+        health.record(event);
+    }
+}
+
+/// Writes closed buckets at each bucket boundary, and runs downsampling and retention
+/// hourly; on shutdown, writes what has closed (a restart loses at most the open bucket).
+pub async fn persist(health: Arc<Health>, store: SharedStore, mut shutdown: watch::Receiver<bool>) {
+    let bucket = Duration::from_secs(health.config.bucket_secs.max(1) as u64);
+    let mut ticker = tokio::time::interval(bucket);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_maintenance: Option<i64> = None;
+    loop {
+        let stopping = tokio::select! {
+            _ = ticker.tick() => false,
+            _ = shutdown.wait_for(|stop| *stop) => true,
+        };
+        health.flush(&store).await;
+        if stopping {
+            return;
+        }
+        let now = health.now();
+        if last_maintenance.is_none_or(|last| now - last >= 3600) {
+            last_maintenance = Some(now);
+            health.maintain(&store).await;
+        }
+    }
+}
+
+/// Statistics over one step of a series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoint {
+    pub start: i64,
+    pub seconds: i64,
+    pub stats: seam_health::RequestStats,
+}
+
+impl Health {
+    /// A service's (or, with `instance` set, one instance's) statistics over the
+    /// `window` seconds before now, in steps of `step` seconds (a multiple of the bucket
+    /// size): stored buckets for what is closed and written, memory for the rest. Steps
+    /// without data are present and empty, so plots show gaps as zero traffic.
+    pub async fn series(
+        &self,
+        store: &SharedStore,
+        service: &str,
+        instance: &str,
+        window: i64,
+        step: i64,
+    ) -> Result<Vec<SeriesPoint>, seam_store::StoreError> {
+        let now = self.now();
+        let bucket = self.config.bucket_secs;
+        let step = (step.max(bucket) / bucket) * bucket;
+        let end = now.div_euclid(step) * step + step;
+        let from = end - window.max(step).div_euclid(step) * step;
+        let recent = self.recent(service, instance, from);
+        let memory_from = recent.first().map_or(end, |row| row.start);
+        let stored = store
+            .read_health(service, instance, from, memory_from)
+            .await?;
+        let mut points: Vec<SeriesPoint> = (0..(end - from) / step)
+            .map(|i| SeriesPoint {
+                start: from + i * step,
+                seconds: step,
+                stats: seam_health::RequestStats::default(),
+            })
+            .collect();
+        let mut add = |start: i64, stats: &seam_health::RequestStats| {
+            if start < from || start >= end {
+                return;
+            }
+            let at = ((start - from) / step) as usize;
+            if let Some(point) = points.get_mut(at) {
+                point.stats.add(stats);
+            }
+        };
+        for bucket in stored.iter().filter(|b| b.row.start < memory_from) {
+            add(bucket.row.start, &bucket.row.stats);
+        }
+        for row in &recent {
+            add(row.start, &row.stats);
+        }
+        Ok(points)
+    }
+}

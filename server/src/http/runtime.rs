@@ -1,0 +1,205 @@
+//! The pages' view of runtime health ([`seam_app::api::RuntimeHealth`]): the health
+//! engine's report, targets and series shaped into the app's DTOs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, TimeZone, Utc};
+use seam_app::dto::{
+    HealthFigures, HealthOverview, HealthPoint, InstanceHealthRow, NamedHealth, ServiceHealthView,
+    TargetRow, WORST_SERVICES,
+};
+use seam_health::{Figures, State};
+use seam_store::LiveCatalog;
+
+use super::health_api::{severity_rank, window_and_step};
+use crate::health::{Health, SeriesPoint, TargetStatus};
+
+/// Runtime health for the pages.
+pub struct PagesHealth {
+    pub health: Arc<Health>,
+    pub catalog: Arc<LiveCatalog>,
+    /// Whether the scraper runs.
+    pub scraping: bool,
+}
+
+fn figures(figures: &Figures) -> HealthFigures {
+    HealthFigures {
+        state: figures.state.as_str().to_owned(),
+        request_rate: figures.request_rate,
+        error_ratio: figures.error_ratio,
+        latency_p95_seconds: figures.latency_p95_seconds,
+    }
+}
+
+fn point(point: &SeriesPoint) -> HealthPoint {
+    let seconds = point.seconds.max(1) as f64;
+    HealthPoint {
+        start: point.start,
+        request_rate: point.stats.requests / seconds,
+        error_rate: point.stats.errors / seconds,
+        latency_p50_seconds: point.stats.quantile(0.5),
+        latency_p95_seconds: point.stats.quantile(0.95),
+        latency_p99_seconds: point.stats.quantile(0.99),
+    }
+}
+
+fn rfc3339(unix: i64) -> String {
+    Utc.timestamp_opt(unix, 0)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+        .unwrap_or_default()
+}
+
+fn target_health(up: Option<bool>) -> &'static str {
+    match up {
+        Some(true) => "up",
+        Some(false) => "down",
+        None => "unknown",
+    }
+}
+
+fn target_row(status: TargetStatus) -> TargetRow {
+    TargetRow {
+        service: status.key.service,
+        instance: status.key.instance,
+        url: status.url,
+        health: target_health(status.up).to_owned(),
+        last_scrape: status
+            .last_scrape
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+            .unwrap_or_default(),
+        duration_seconds: status.duration.map(|d| d.as_secs_f64()),
+        samples: status.samples,
+        last_error: status.last_error.unwrap_or_default(),
+        probe: match (&status.health_url, &status.probe) {
+            (None, _) => String::new(),
+            (Some(_), probe) => target_health(probe.as_ref().map(|p| p.up)).to_owned(),
+        },
+        probe_error: status.probe.and_then(|p| p.error).unwrap_or_default(),
+        request_metrics: status.coverage.mapping.unwrap_or_default(),
+    }
+}
+
+impl seam_app::api::RuntimeHealth for PagesHealth {
+    fn overview(&self) -> HealthOverview {
+        let report = self.health.report(&self.catalog.snapshot());
+        let mut services: Vec<&seam_health::ServiceHealth> = report.services.iter().collect();
+        services.sort_by(|a, b| {
+            severity_rank(a.figures.state)
+                .cmp(&severity_rank(b.figures.state))
+                .then(b.figures.request_rate.total_cmp(&a.figures.request_rate))
+                .then(a.name.cmp(&b.name))
+        });
+        let counts = report.service_counts();
+        let bucket = self.health.config().bucket_secs;
+        let now = self.health.now();
+        let from = (now - 3600).div_euclid(bucket) * bucket;
+        let rows = self.health.recent("", "", from);
+        let series = (0..(now - from) / bucket + 1)
+            .map(|i| {
+                let start = from + i * bucket;
+                let stats = rows
+                    .iter()
+                    .find(|row| row.start == start)
+                    .map(|row| row.stats.clone())
+                    .unwrap_or_default();
+                point(&SeriesPoint {
+                    start,
+                    seconds: bucket,
+                    stats,
+                })
+            })
+            .collect();
+        let targets = self.health.targets();
+        HealthOverview {
+            at: rfc3339(report.at),
+            window_seconds: report.window_seconds,
+            overall: figures(&report.overall),
+            counts: State::ALL
+                .iter()
+                .map(|state| (state.as_str().to_owned(), counts[state.as_str()]))
+                .collect(),
+            domains: report
+                .domains
+                .iter()
+                .map(|d| NamedHealth {
+                    name: d.name.clone(),
+                    group: String::new(),
+                    figures: figures(&d.figures),
+                })
+                .collect(),
+            worst: services
+                .iter()
+                .take(WORST_SERVICES)
+                .map(|s| NamedHealth {
+                    name: s.name.clone(),
+                    group: s.domain.clone().unwrap_or_default(),
+                    figures: figures(&s.figures),
+                })
+                .collect(),
+            services_total: services.len(),
+            series,
+            targets_up: targets.iter().filter(|t| t.up == Some(true)).count(),
+            targets_down: targets.iter().filter(|t| t.up == Some(false)).count(),
+            targets_unknown: targets.iter().filter(|t| t.up.is_none()).count(),
+            scraping: self.scraping,
+        }
+    }
+
+    fn targets(&self) -> Vec<TargetRow> {
+        self.health.targets().into_iter().map(target_row).collect()
+    }
+
+    fn service_health(
+        &self,
+        name: String,
+        window: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<ServiceHealthView>, String>> + Send>> {
+        let health = self.health.clone();
+        let catalog = self.catalog.clone();
+        Box::pin(async move {
+            let report = health.report(&catalog.snapshot());
+            let Some(service) = report.services.iter().find(|s| s.name == name) else {
+                return Ok(None);
+            };
+            let (window_secs, step) =
+                window_and_step(Some(&window), None, health.config().bucket_secs)
+                    .map_err(|err| err.to_string())?;
+            let points = health
+                .series(catalog.store(), &name, "", window_secs, step)
+                .await
+                .map_err(|err| err.to_string())?;
+            let targets = health.targets();
+            let instances = service
+                .instances
+                .iter()
+                .map(|instance| {
+                    let target = targets
+                        .iter()
+                        .find(|t| t.key.service == name && t.key.instance == instance.instance);
+                    InstanceHealthRow {
+                        instance: instance.instance.clone(),
+                        figures: figures(&instance.figures),
+                        target: target_health(target.and_then(|t| t.up)).to_owned(),
+                        last_error: target
+                            .and_then(|t| t.last_error.clone())
+                            .unwrap_or_default(),
+                        probe: target
+                            .and_then(|t| t.probe.as_ref())
+                            .map(|p| target_health(Some(p.up)).to_owned())
+                            .unwrap_or_default(),
+                    }
+                })
+                .collect();
+            Ok(Some(ServiceHealthView {
+                figures: figures(&service.figures),
+                window,
+                step_seconds: step,
+                points: points.iter().map(point).collect(),
+                instances,
+            }))
+        })
+    }
+}
