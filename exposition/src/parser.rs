@@ -51,8 +51,7 @@ pub struct Parser<'a> {
     labels: Vec<LabelSpan<'a>>,
     /// The label set of the latest sample, whose labels start `labels`; see [`Previous`].
     previous_labels: Option<Previous>,
-    /// The latest sample's name, when written before the braces: consecutive samples
-    /// often share it, and comparing is faster than scanning.
+    /// The latest bare metric name read (see [`Parser::bare_name_end`]).
     previous_name: (usize, usize),
     /// Prometheus text: the family and type of the latest `# TYPE` line.
     prometheus_type: Option<(&'a str, MetricType)>,
@@ -138,7 +137,7 @@ impl<'a> Parser<'a> {
 
     /// The metric name of a `# HELP`, `# TYPE` or `# UNIT` line, at `at`, and the offset
     /// after it.
-    fn metadata_name(&self, at: usize) -> Result<(&'a str, usize), Fail> {
+    fn metadata_name(&mut self, at: usize) -> Result<(&'a str, usize), Fail> {
         let text = self.text;
         let bytes = text.as_bytes();
         match bytes.get(at) {
@@ -156,7 +155,7 @@ impl<'a> Parser<'a> {
                 Ok((&text[quoted.start..quoted.end], quoted.after()))
             }
             Some(&c) if is_metric_start(c) => {
-                let end = metric_name_end(bytes, at);
+                let end = self.bare_name_end(at);
                 Ok((&text[at..end], end))
             }
             _ => Err(Fail::new(
@@ -166,23 +165,32 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// The end of the bare metric name starting at `start`. Consecutive lines often
+    /// name the same metric (`# HELP`, `# TYPE`, then its samples), so the name of the
+    /// line before is tried first: comparing is faster than scanning.
+    fn bare_name_end(&mut self, start: usize) -> usize {
+        let bytes = self.text.as_bytes();
+        let (previous_start, previous_end) = self.previous_name;
+        let repeated = &bytes[previous_start..previous_end];
+        let end = start + repeated.len();
+        let end = if bytes.get(start..end) == Some(repeated)
+            && !bytes.get(end).copied().is_some_and(is_metric_char)
+        {
+            end
+        } else {
+            metric_name_end(bytes, start)
+        };
+        self.previous_name = (start, end);
+        end
+    }
+
     /// The metric name that starts a sample line, if it is written before the braces,
     /// and the offset after it.
     fn sample_name(&mut self, start: usize) -> Result<(Option<Cow<'a, str>>, usize), Fail> {
         let bytes = self.text.as_bytes();
         match bytes.get(start) {
             Some(&c) if is_metric_start(c) => {
-                let (previous_start, previous_end) = self.previous_name;
-                let repeated = &bytes[previous_start..previous_end];
-                let end = start + repeated.len();
-                let end = if bytes.get(start..end) == Some(repeated)
-                    && !bytes.get(end).copied().is_some_and(is_metric_char)
-                {
-                    end
-                } else {
-                    metric_name_end(bytes, start)
-                };
-                self.previous_name = (start, end);
+                let end = self.bare_name_end(start);
                 Ok((Some(Cow::Borrowed(&self.text[start..end])), end))
             }
             Some(b'{') => Ok((None, start)),
