@@ -40,22 +40,25 @@
 //! and buckets with at most [`EXEMPLAR_LABELS_MAX_CHARS`] characters of labels.
 //! Negative `_sum` and quantile values, and a `_sum` on histograms with negative
 //! buckets, are accepted although OpenMetrics 1.0 forbids them: the Go client writes
-//! them, and Prometheus ingests them (see the `openmetrics` module).
+//! them, and Prometheus ingests them (the three suite cases concerned are listed in
+//! `tests/openmetrics_suite.rs`).
 //!
 //! **Prometheus text 0.0.4** ([`Format::Prometheus`]) is as lenient as Prometheus' own
 //! parser: blank lines and `#` comments, blanks between tokens and at line starts, an
-//! optional trailing comma in label sets, `untyped`, integer millisecond timestamps, and
-//! no checks across lines (order, duplicates, histogram consistency). Three differences:
-//! a raw line feed inside a quoted string is an error (the format's specification
-//! requires `\n`; Prometheus' lexer lets it through), so is a NUL byte outside label
-//! values, help texts and comments (Prometheus stops reading there), and a metric name
-//! must be followed by a blank in `# HELP` and `# TYPE` lines.
+//! optional trailing comma in label sets (and, as there, none needed between two
+//! labels), `untyped`, integer millisecond timestamps, and
+//! no checks across lines (order, duplicates, histogram consistency). Four differences,
+//! all on input no exporter writes: a raw line feed inside a quoted string is an error
+//! (the format's specification requires `\n`; Prometheus' lexer lets it through), so is
+//! a NUL byte outside label values, help texts and comments (Prometheus stops reading
+//! there); a metric name must be followed by a blank in `# HELP` and `# TYPE` lines, and
+//! by a blank or `{` in samples (Prometheus reads `a+1` as `a 1`).
 //!
 //! Both formats: duplicate label names and a `__name__` label are errors (Prometheus
-//! refuses them when it stores the sample); the input must be UTF-8 throughout; quoted
-//! UTF-8 names as Prometheus 3 and OpenMetrics 2 write them are accepted
-//! (`{"my.metric","my.label"="v"} 1`, `# TYPE "my.metric" gauge`), escapes included in a
-//! sample's quoted name but not in label names or metadata.
+//! refuses them when it stores the sample); the input must be UTF-8 throughout,
+//! comments included; quoted UTF-8 names as Prometheus 3 and OpenMetrics 2 write them
+//! are accepted (`{"my.metric","my.label"="v"} 1`, `# TYPE "my.metric" gauge`), escapes
+//! included in a sample's quoted name but not in label names or metadata.
 
 mod entry;
 mod error;
