@@ -33,7 +33,7 @@ module.exports = defineConfig({
     },
   },
   webServer: {
-    command: `"${bin}" --listen 127.0.0.1:${port} --data-dir "${dataDir}" --log-level warn --api-token e2e-token`,
+    command: `"${bin}" --listen 127.0.0.1:${port} --data-dir "${dataDir}" --log-level warn --api-token e2e-token --config "${path.join(__dirname, 'seam-e2e.toml')}"`,
     url: `http://127.0.0.1:${port}/readyz`,
     reuseExistingServer: false,
     timeout: 60_000,

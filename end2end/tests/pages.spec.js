@@ -31,7 +31,9 @@ spec:
 `;
 
 const pages = [
+  { path: '/', heading: 'Overview' },
   { path: '/services', heading: 'Services' },
+  { path: '/targets', heading: 'Targets' },
   { path: '/services/a11y-orders', heading: 'a11y-orders' },
   { path: '/teams', heading: 'Teams' },
   { path: '/domains', heading: 'Domains' },

@@ -7,8 +7,8 @@ test('services registered over the API are server-rendered, and filters, sorting
   await registerOverApi(request, { name: 'checkout', version: '1.4.0', owner: 'team-payments' });
   await registerOverApi(request, { name: 'basket', version: '0.9.1', owner: 'team-shop' });
 
-  // The server's HTML already lists them, before any script runs; `/` leads there.
-  const html = await (await request.get('/')).text();
+  // The server's HTML already lists them, before any script runs.
+  const html = await (await request.get('/services')).text();
   expect(html).toContain('checkout');
   expect(html).toContain('team-shop');
 

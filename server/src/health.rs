@@ -422,11 +422,83 @@ pub struct SeriesPoint {
     pub stats: seam_health::RequestStats,
 }
 
+/// Steps of a series: empty points from `from` to `end`, `step` apart.
+struct Steps {
+    from: i64,
+    end: i64,
+    step: i64,
+    points: Vec<SeriesPoint>,
+}
+
+impl Steps {
+    fn new(now: i64, window: i64, step: i64) -> Steps {
+        let end = now.div_euclid(step) * step + step;
+        let from = end - window.max(step).div_euclid(step) * step;
+        let points = (0..(end - from) / step)
+            .map(|i| SeriesPoint {
+                start: from + i * step,
+                seconds: step,
+                stats: seam_health::RequestStats::default(),
+            })
+            .collect();
+        Steps {
+            from,
+            end,
+            step,
+            points,
+        }
+    }
+
+    fn add(&mut self, start: i64, stats: &seam_health::RequestStats) {
+        if start < self.from || start >= self.end {
+            return;
+        }
+        let at = ((start - self.from) / self.step) as usize;
+        if let Some(point) = self.points.get_mut(at) {
+            point.stats.add(stats);
+        }
+    }
+
+    /// The open step's rate is over the time it has been open, not its whole length.
+    fn finish(mut self, now: i64) -> Vec<SeriesPoint> {
+        if let Some(last) = self.points.last_mut() {
+            if last.start + last.seconds > now {
+                last.seconds = (now - last.start).max(1);
+            }
+        }
+        self.points
+    }
+}
+
 impl Health {
+    /// Rounds a step to a whole number of buckets, at least one.
+    fn align_step(&self, step: i64) -> i64 {
+        let bucket = self.config.bucket_secs;
+        (step.max(bucket) / bucket) * bucket
+    }
+
+    /// Statistics over the `window` seconds before now, in steps of `step` seconds, from
+    /// memory only (which holds at least the last hour): of one service's instance, of
+    /// the service (`instance` empty) or of every service (`service` empty too).
+    pub fn recent_series(
+        &self,
+        service: &str,
+        instance: &str,
+        window: i64,
+        step: i64,
+    ) -> Vec<SeriesPoint> {
+        let now = self.now();
+        let mut steps = Steps::new(now, window, self.align_step(step));
+        for row in self.recent(service, instance, steps.from) {
+            steps.add(row.start, &row.stats);
+        }
+        steps.finish(now)
+    }
+
     /// A service's (or, with `instance` set, one instance's) statistics over the
     /// `window` seconds before now, in steps of `step` seconds (a multiple of the bucket
-    /// size): stored buckets for what is closed and written, memory for the rest. Steps
-    /// without data are present and empty, so plots show gaps as zero traffic.
+    /// size): memory for what it still holds, stored buckets before that. Steps without
+    /// data are present and empty, so plots show gaps as zero traffic.
     pub async fn series(
         &self,
         store: &SharedStore,
@@ -436,37 +508,18 @@ impl Health {
         step: i64,
     ) -> Result<Vec<SeriesPoint>, seam_store::StoreError> {
         let now = self.now();
-        let bucket = self.config.bucket_secs;
-        let step = (step.max(bucket) / bucket) * bucket;
-        let end = now.div_euclid(step) * step + step;
-        let from = end - window.max(step).div_euclid(step) * step;
-        let recent = self.recent(service, instance, from);
-        let memory_from = recent.first().map_or(end, |row| row.start);
+        let mut steps = Steps::new(now, window, self.align_step(step));
+        let recent = self.recent(service, instance, steps.from);
+        let memory_from = recent.first().map_or(steps.end, |row| row.start);
         let stored = store
-            .read_health(service, instance, from, memory_from)
+            .read_health(service, instance, steps.from, memory_from)
             .await?;
-        let mut points: Vec<SeriesPoint> = (0..(end - from) / step)
-            .map(|i| SeriesPoint {
-                start: from + i * step,
-                seconds: step,
-                stats: seam_health::RequestStats::default(),
-            })
-            .collect();
-        let mut add = |start: i64, stats: &seam_health::RequestStats| {
-            if start < from || start >= end {
-                return;
-            }
-            let at = ((start - from) / step) as usize;
-            if let Some(point) = points.get_mut(at) {
-                point.stats.add(stats);
-            }
-        };
         for bucket in stored.iter().filter(|b| b.row.start < memory_from) {
-            add(bucket.row.start, &bucket.row.stats);
+            steps.add(bucket.row.start, &bucket.row.stats);
         }
         for row in &recent {
-            add(row.start, &row.stats);
+            steps.add(row.start, &row.stats);
         }
-        Ok(points)
+        Ok(steps.finish(now))
     }
 }

@@ -177,7 +177,7 @@ macro_rules! impl_health {
                 seconds: i64,
                 rows: &[seam_health::BucketRow],
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for row in rows {
                     Self::add_bucket(&mut tx, seconds, row).await?;
                 }
@@ -211,7 +211,7 @@ macro_rules! impl_health {
                 &self,
                 before: i64,
             ) -> Result<usize, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let minutes: Vec<$crate::health::Columns> = sqlx::query_as(&format!(
                     "SELECT {} FROM health_buckets WHERE seconds < 3600 AND start + seconds <= $1",
                     $crate::health::BUCKET_COLUMNS

@@ -27,6 +27,11 @@ impl PostgresStore {
         tracing::info!(url = %crate::redact(url), "postgres store opened");
         Ok(Self { pool })
     }
+
+    /// Begins a transaction that writes (row locks suffice on PostgreSQL).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
 }
 
 impl_store!(PostgresStore, sqlx::Postgres, Backend::Postgres);

@@ -353,7 +353,7 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<$crate::ServiceRecord, $crate::StoreError> {
                 let manifest = $crate::minimal_manifest(service);
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 Self::upsert_service(&mut tx, &manifest, "", by, now, true).await?;
                 tx.commit().await?;
                 self.get_service(service.name())
@@ -368,7 +368,7 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<$crate::Change>, $crate::StoreError> {
                 let entities = $crate::entity_rows(catalog)?;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let mut changes = Vec::with_capacity(catalog.services.len() + entities.len());
                 for manifest in &catalog.services {
                     let document = catalog
@@ -395,7 +395,7 @@ macro_rules! impl_store {
                 name: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let deleted = Self::delete_service_in(&mut tx, name, now).await?;
                 tx.commit().await?;
                 Ok(deleted)

@@ -35,6 +35,14 @@ impl SqliteStore {
         tracing::info!(path = %path.display(), "sqlite store opened");
         Ok(Self { pool })
     }
+
+    /// Begins a transaction that writes. `BEGIN IMMEDIATE` takes the write lock up
+    /// front: a deferred transaction that reads first and then writes cannot wait for
+    /// another writer (SQLite answers "database is locked" at once), and Seam has several
+    /// (the catalog, the health buckets).
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);

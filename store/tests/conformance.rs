@@ -201,6 +201,30 @@ async fn health(store: &SharedStore) {
         .unwrap();
     assert_eq!(left.len(), 60);
     assert!(left.iter().all(|b| b.row.start >= hour + 3600));
+
+    // Catalog writes and bucket batches at once: on SQLite, writers that read before
+    // they write must wait for each other, not fail with "database is locked".
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let store = store.clone();
+        writers.spawn(async move {
+            if i % 2 == 0 {
+                let rows: Vec<_> = (0..50)
+                    .map(|m| bucket("busy", &format!("http://{i}"), m * 60, 1.0))
+                    .collect();
+                store.write_health(60, &rows).await.map(|_| ())
+            } else {
+                let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+                store
+                    .insert_service(&draft(&format!("busy-{i}"), "1.0.0", "team-busy"), API, now)
+                    .await
+                    .map(|_| ())
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap().expect("concurrent writers all succeed");
+    }
 }
 
 fn from_file(path: &'static str) -> Submission<'static> {

@@ -85,11 +85,15 @@ fn Overview(overview: HealthOverview) -> impl IntoView {
         class: "line-3",
         values: series.iter().map(|p| Some(p.error_rate)).collect(),
     };
-    let minutes = window_seconds / 60;
+    let window = if window_seconds >= 60 && window_seconds % 60 == 0 {
+        format!("{} min", window_seconds / 60)
+    } else {
+        format!("{window_seconds} s")
+    };
     view! {
         <div class=format!("banner state-{}", overall.state) id="overall">
             <p class="banner-state">"The system is "<StateBadge state=overall.state.clone()/></p>
-            <p>{figures_line(&overall)}" over the last "{minutes}" min · as of "<LocalTime utc=at/></p>
+            <p>{figures_line(&overall)}" over the last "{window}" · as of "<LocalTime utc=at/></p>
         </div>
         {(!scraping).then(|| view! {
             <p class="notice">"Scraping is switched off ([collectors.scrape] enabled = false): states stay unknown."</p>
@@ -132,7 +136,8 @@ fn Overview(overview: HealthOverview) -> impl IntoView {
                 view! { <p class="muted">"No services yet: register one."</p> }.into_any()
             } else {
                 view! {
-                    <table class="compact">
+                    <div class="table-scroll" tabindex="0" role="region" aria-label="Services, worst first">
+                    <table class="compact nowrap">
                         <thead><tr><th>"Service"</th><th>"Domain"</th><th>"State"</th><th>"Requests"</th><th>"Errors"</th><th>"p95"</th></tr></thead>
                         <tbody>
                             {worst.into_iter().map(|s| view! {
@@ -147,6 +152,7 @@ fn Overview(overview: HealthOverview) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
+                    </div>
                     <p class="muted"><a href="/services">{format!("All {services_total} services")}</a></p>
                 }.into_any()
             }}

@@ -359,8 +359,10 @@ fn RuntimeCharts(view: ServiceHealthView) -> impl IntoView {
     ];
     let step = if step_seconds >= 3600 {
         format!("{} h", step_seconds / 3600)
-    } else {
+    } else if step_seconds >= 60 {
         format!("{} min", step_seconds / 60)
+    } else {
+        format!("{step_seconds} s")
     };
     view! {
         <p id="runtime-state">"Now "<StateBadge state=figures.state.clone()/>" "{figures_line(&figures)}</p>
@@ -375,7 +377,8 @@ fn RuntimeCharts(view: ServiceHealthView) -> impl IntoView {
             view! { <p class="muted">"No instances declared: nothing to scrape."</p> }.into_any()
         } else {
             view! {
-                <table class="compact" id="instance-health">
+                <div class="table-scroll" tabindex="0" role="region" aria-label="Instances">
+                <table class="compact nowrap" id="instance-health">
                     <thead><tr><th>"Instance"</th><th>"State"</th><th>"Target"</th><th>"Health probe"</th><th>"Requests"</th><th>"Errors"</th><th>"p95"</th><th>"Last error"</th></tr></thead>
                     <tbody>
                         {instances.into_iter().map(|i| view! {
@@ -392,6 +395,7 @@ fn RuntimeCharts(view: ServiceHealthView) -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
+                </div>
             }.into_any()
         }}
     }

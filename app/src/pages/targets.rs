@@ -63,7 +63,8 @@ fn TargetTable(rows: Vec<TargetRow>, all: usize) -> impl IntoView {
     let shown = rows.len();
     view! {
         <p class="muted" id="targets-count">{format!("{shown} of {all} targets")}</p>
-        <table class="compact" id="targets">
+        <div class="table-scroll" tabindex="0" role="region" aria-label="Targets">
+        <table class="compact nowrap" id="targets">
             <thead><tr><th>"Target"</th><th>"Service"</th><th>"State"</th><th>"Last scrape"</th><th>"Duration"</th><th>"Samples"</th><th>"Health probe"</th><th>"Error"</th></tr></thead>
             <tbody>
                 {rows.into_iter().map(|t| view! {
@@ -81,5 +82,6 @@ fn TargetTable(rows: Vec<TargetRow>, all: usize) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
     }.into_any()
 }

@@ -391,6 +391,7 @@ pub fn window_and_step(
             "window={window}s: at most 30d"
         )));
     }
+    let explicit = step.is_some();
     let step = match step {
         None if window <= 6 * 3600 => bucket,
         None if window <= 2 * 86_400 => 300,
@@ -401,7 +402,12 @@ pub fn window_and_step(
             ))
         })?,
     };
-    let step = step.max(bucket);
+    let mut step = step.max(bucket);
+    if !explicit && window / step > MAX_POINTS {
+        // Buckets smaller than a minute (tests, demos): the fewest whole buckets that fit.
+        let needed = (window + MAX_POINTS - 1) / MAX_POINTS;
+        step = (needed + bucket - 1) / bucket * bucket;
+    }
     if window / step > MAX_POINTS {
         return Err(ApiError::InvalidQuery(format!(
             "window/step gives {} points: at most {MAX_POINTS}; choose a larger step",

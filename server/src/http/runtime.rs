@@ -13,8 +13,25 @@ use seam_app::dto::{
 use seam_health::{Figures, State};
 use seam_store::LiveCatalog;
 
-use super::health_api::{severity_rank, window_and_step};
+use super::health_api::{parse_duration, severity_rank};
 use crate::health::{Health, SeriesPoint, TargetStatus};
+
+/// Most points a page's chart shows: enough for a smooth line, few enough for one
+/// hover target per step.
+const PAGE_POINTS: i64 = 240;
+
+/// The step of a page's chart over `window`: the first whole number of buckets from a
+/// list of round steps that keeps the chart at most [`PAGE_POINTS`] long.
+fn page_step(window: i64, bucket: i64) -> i64 {
+    const MULTIPLES: [i64; 14] = [
+        1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 86_400,
+    ];
+    MULTIPLES
+        .iter()
+        .map(|k| k * bucket)
+        .find(|step| window / step <= PAGE_POINTS)
+        .unwrap_or(window.max(bucket))
+}
 
 /// Runtime health for the pages.
 pub struct PagesHealth {
@@ -93,24 +110,12 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
                 .then(a.name.cmp(&b.name))
         });
         let counts = report.service_counts();
-        let bucket = self.health.config().bucket_secs;
-        let now = self.health.now();
-        let from = (now - 3600).div_euclid(bucket) * bucket;
-        let rows = self.health.recent("", "", from);
-        let series = (0..(now - from) / bucket + 1)
-            .map(|i| {
-                let start = from + i * bucket;
-                let stats = rows
-                    .iter()
-                    .find(|row| row.start == start)
-                    .map(|row| row.stats.clone())
-                    .unwrap_or_default();
-                point(&SeriesPoint {
-                    start,
-                    seconds: bucket,
-                    stats,
-                })
-            })
+        let step = page_step(3600, self.health.config().bucket_secs);
+        let series = self
+            .health
+            .recent_series("", "", 3600, step)
+            .iter()
+            .map(point)
             .collect();
         let targets = self.health.targets();
         HealthOverview {
@@ -164,9 +169,9 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
             let Some(service) = report.services.iter().find(|s| s.name == name) else {
                 return Ok(None);
             };
-            let (window_secs, step) =
-                window_and_step(Some(&window), None, health.config().bucket_secs)
-                    .map_err(|err| err.to_string())?;
+            let window_secs = parse_duration(&window)
+                .ok_or_else(|| format!("window {window:?} is not a duration"))?;
+            let step = page_step(window_secs, health.config().bucket_secs);
             let points = health
                 .series(catalog.store(), &name, "", window_secs, step)
                 .await
