@@ -35,11 +35,11 @@ function exposition() {
 const manifest = (base) => `apiVersion: seam.dev/v1
 kind: Service
 metadata:
-  name: e2e-pay
+  name: e2e-meter
 spec:
   version: 1.0.0
   owner: team-e2e
-  domain: e2e-money
+  domain: e2e-metering
   lifecycle: production
   instances:
     - baseUrl: ${base}
@@ -71,10 +71,10 @@ test('the overview shows the system, refreshing in place', async ({ page }) => {
   await waitForHydration(page);
   await markDocument(page);
   // 4% of the requests fail: the domain is degraded (Kiali: 0.1% to 10%).
-  const tile = page.locator('#domains [data-domain="e2e-money"]');
+  const tile = page.locator('#domains [data-domain="e2e-metering"]');
   await expect(tile).toHaveAttribute('data-state', 'degraded', { timeout: 20_000 });
   await expect(tile).toContainText('errors');
-  await expect(page.locator('#worst [data-service="e2e-pay"]')).toHaveAttribute('data-state', 'degraded');
+  await expect(page.locator('#worst [data-service="e2e-meter"]')).toHaveAttribute('data-state', 'degraded');
   await expect(page.locator('#state-counts [data-state="degraded"] .count-number')).not.toHaveText('0');
   // The figures are refreshed without a page load.
   const asOf = await page.locator('#overall time').getAttribute('datetime');
@@ -88,7 +88,7 @@ test('the overview shows the system, refreshing in place', async ({ page }) => {
 });
 
 test('the service page plots rate, errors and latency, with values on hover', async ({ page }) => {
-  await page.goto('/services/e2e-pay?window=15m');
+  await page.goto('/services/e2e-meter?window=15m');
   await waitForHydration(page);
   await expect(page.locator('.windows a[aria-current="true"]')).toHaveText('15m');
   for (const id of ['service-rate', 'service-errors', 'service-latency']) {
@@ -116,7 +116,7 @@ test('the targets page lists each target with its state, filterable', async ({ p
   await waitForHydration(page);
   const row = page.locator(`#targets tr[data-target="${exporterUrl}/metrics"]`);
   await expect(row).toHaveAttribute('data-health', 'up');
-  await expect(row).toContainText('e2e-pay');
+  await expect(row).toContainText('e2e-meter');
   await page.selectOption('#targets-health', 'up');
   await page.click('form.filters button');
   await expect(page).toHaveURL(/health=up/);
