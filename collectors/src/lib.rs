@@ -9,6 +9,7 @@
 pub mod directory;
 pub mod discovery;
 pub mod outbound;
+pub mod prometheus;
 pub mod scrape;
 
 use serde::Deserialize;
@@ -118,6 +119,9 @@ pub struct CollectorsConfig {
     /// Scraping every instance's metrics and probing its health URL (on by default).
     #[serde(default)]
     pub scrape: scrape::ScrapeConfig,
+    /// An existing Prometheus to read the request figures from instead of scraping;
+    /// when set, Seam does not scrape.
+    pub prometheus: Option<prometheus::PrometheusConfig>,
 }
 
 /// Starts every configured collector; they stop on `cx.shutdown`, or when the returned

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use seam_collectors::prometheus::SourceEvent;
 use seam_collectors::scrape::{Probe, ScrapeConfig, ScrapeEvent, TargetSpec};
 use seam_health::{
     BucketRow, Coverage, HealthReport, InstanceKey, Recorder, ServiceTopology, Thresholds,
@@ -182,6 +183,74 @@ impl Health {
         }
     }
 
+    /// Records one bucket the Prometheus source read: the instance key is mapped onto
+    /// the catalog's (Prometheus's `instance` label is `host:port`, the catalog's a base
+    /// URL).
+    pub fn record_source(&self, event: SourceEvent, snapshot: &Snapshot) {
+        match event {
+            SourceEvent::Bucket {
+                key,
+                start,
+                up,
+                stats,
+                mapping,
+            } => {
+                let key = catalog_key(snapshot, key);
+                let up = up.unwrap_or(true);
+                let mut inner = self.lock();
+                inner.recorder.record_scrape(&key, start, up, &stats);
+                if let Some(status) = inner.targets.get_mut(&key) {
+                    status.coverage.mapping = mapping;
+                }
+            }
+            SourceEvent::Targets(targets) => {
+                let mut inner = self.lock();
+                inner.targets = targets
+                    .into_iter()
+                    .map(|target| {
+                        let key = catalog_key(snapshot, target.key);
+                        let mapping = inner
+                            .targets
+                            .get(&key)
+                            .and_then(|t| t.coverage.mapping.clone());
+                        let status = TargetStatus {
+                            key: key.clone(),
+                            url: target.url,
+                            health_url: None,
+                            interval: Duration::ZERO,
+                            up: match target.health.as_str() {
+                                "up" => Some(true),
+                                "down" => Some(false),
+                                _ => None,
+                            },
+                            last_scrape: target
+                                .last_scrape
+                                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                                .map(|t| t.with_timezone(&Utc)),
+                            duration: target
+                                .duration_seconds
+                                .filter(|d| d.is_finite() && *d >= 0.0)
+                                .map(Duration::from_secs_f64),
+                            samples: 0,
+                            last_error: target.last_error,
+                            probe: None,
+                            coverage: Coverage {
+                                mapping,
+                                ..Coverage::default()
+                            },
+                        };
+                        (key, status)
+                    })
+                    .collect();
+                self.count_targets(&inner);
+            }
+            SourceEvent::Failed(reason) => {
+                tracing::warn!(error = %reason, "prometheus source round failed");
+                self.metrics.source_failed();
+            }
+        }
+    }
+
     /// Notes the targets the scraper was given, so that targets not scraped yet show as
     /// unknown rather than missing.
     pub fn set_targets(&self, specs: &[TargetSpec]) {
@@ -343,6 +412,44 @@ fn topology<'a>(
         }
     }
     services.into_values().collect()
+}
+
+/// The catalog's key for an instance Prometheus names `host:port`: the base URL of the
+/// service's declared instance at that address, else the label as it is.
+fn catalog_key(snapshot: &Snapshot, key: InstanceKey) -> InstanceKey {
+    let declared = snapshot.service(&key.service).and_then(|view| {
+        view.manifest.instances.iter().find(|instance| {
+            [&instance.base_url, &instance.metrics_url]
+                .iter()
+                .any(|url| host_port(url) == Some(key.instance.as_str()))
+        })
+    });
+    match declared {
+        Some(instance) => InstanceKey {
+            service: key.service,
+            instance: instance.base_url.clone(),
+        },
+        None => key,
+    }
+}
+
+/// `host:port` of an http(s) URL, as Prometheus's `instance` label has it.
+fn host_port(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+}
+
+/// Feeds the Prometheus source's events into `health`.
+pub async fn consume_source(
+    health: Arc<Health>,
+    catalog: Arc<seam_store::LiveCatalog>,
+    mut events: mpsc::Receiver<SourceEvent>,
+) {
+    while let Some(event) = events.recv().await {
+        health.record_source(event, &catalog.snapshot());
+    }
 }
 
 /// The scraper's targets for a catalog snapshot.

@@ -94,7 +94,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         leptos_options,
         catalog,
         health: health.clone(),
-        scraping: config.collectors.scrape.enabled,
+        scraping: config.collectors.scrape.enabled || config.collectors.prometheus.is_some(),
         metrics,
         read: auth::ReadAccess::new(&config.read_tokens, &tokens),
         tokens,
@@ -133,7 +133,24 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
             instance_urls,
         ));
     }
-    if config.collectors.scrape.enabled {
+    if let Some(source) = &config.collectors.prometheus {
+        // An existing Prometheus is the source: no scraping of our own.
+        let (events, reports) = tokio::sync::mpsc::channel(4096);
+        let clock = health::system_clock();
+        background.spawn(seam_collectors::prometheus::run(
+            source.clone(),
+            policy.clone(),
+            config.health.bucket_secs,
+            move || clock(),
+            events,
+            shutdown.subscribe(),
+        ));
+        background.spawn(health::consume_source(
+            health.clone(),
+            state.catalog.clone(),
+            reports,
+        ));
+    } else if config.collectors.scrape.enabled {
         let (target_list, scrape_targets) = tokio::sync::watch::channel(Vec::new());
         let (scrape_events, scrape_reports) = tokio::sync::mpsc::channel(1024);
         background.spawn(health::publish_targets(

@@ -21,6 +21,7 @@ pub struct Metrics {
     scrape_samples: IntCounter,
     scrape_targets: IntGaugeVec,
     scrape_targets_dropped: IntCounter,
+    source_failures: IntCounter,
 }
 
 impl Metrics {
@@ -94,8 +95,14 @@ impl Metrics {
             "Targets left unscraped because there were more than max_targets",
         )
         .expect("valid metric");
+        let source_failures = IntCounter::new(
+            "seam_prometheus_source_failures_total",
+            "Rounds of the Prometheus source that failed (retried on the next round)",
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(source_failures.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_requests.clone()),
             Box::new(http_duration.clone()),
             Box::new(build_info),
             Box::new(scrapes.clone()),
@@ -117,7 +124,13 @@ impl Metrics {
             scrape_samples,
             scrape_targets,
             scrape_targets_dropped,
+            source_failures,
         }
+    }
+
+    /// Counts a failed round of the Prometheus source.
+    pub fn source_failed(&self) {
+        self.source_failures.inc();
     }
 
     /// Sets the number of targets by health.

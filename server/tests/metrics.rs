@@ -5,92 +5,13 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::get;
-use common::TestServer;
+use common::{manifest, Exporter, TestServer};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-/// A service's instance: `/metrics` with the OpenTelemetry request histogram, whose
-/// counts the test moves, and `/healthz` answering 200 or 503.
-struct Exporter {
-    base: String,
-    ok: Arc<AtomicU64>,
-    errors: Arc<AtomicU64>,
-    healthy: Arc<AtomicBool>,
-}
-
-impl Exporter {
-    async fn start() -> Exporter {
-        let ok = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let healthy = Arc::new(AtomicBool::new(true));
-        let (ok_c, errors_c, healthy_c) = (ok.clone(), errors.clone(), healthy.clone());
-        let app = axum::Router::new()
-            .route(
-                "/metrics",
-                get(move || {
-                    let ok = ok_c.load(Ordering::SeqCst);
-                    let errors = errors_c.load(Ordering::SeqCst);
-                    async move {
-                        format!(
-                            "# TYPE http_server_request_duration_seconds histogram\n\
-                             http_server_request_duration_seconds_bucket{{http_response_status_code=\"200\",le=\"0.1\"}} {ok}\n\
-                             http_server_request_duration_seconds_bucket{{http_response_status_code=\"200\",le=\"+Inf\"}} {ok}\n\
-                             http_server_request_duration_seconds_sum{{http_response_status_code=\"200\"}} {}\n\
-                             http_server_request_duration_seconds_count{{http_response_status_code=\"200\"}} {ok}\n\
-                             http_server_request_duration_seconds_bucket{{http_response_status_code=\"500\",le=\"0.1\"}} 0\n\
-                             http_server_request_duration_seconds_bucket{{http_response_status_code=\"500\",le=\"+Inf\"}} {errors}\n\
-                             http_server_request_duration_seconds_sum{{http_response_status_code=\"500\"}} {errors}\n\
-                             http_server_request_duration_seconds_count{{http_response_status_code=\"500\"}} {errors}\n",
-                            ok as f64 * 0.05
-                        )
-                    }
-                }),
-            )
-            .route(
-                "/healthz",
-                get(move || {
-                    let up = healthy_c.load(Ordering::SeqCst);
-                    async move {
-                        if up {
-                            StatusCode::OK
-                        } else {
-                            StatusCode::SERVICE_UNAVAILABLE
-                        }
-                    }
-                }),
-            );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Exporter {
-            base,
-            ok,
-            errors,
-            healthy,
-        }
-    }
-
-    /// Serves `ok` and `errors` more requests, spread over the next scrapes.
-    fn serve(&self, ok: u64, errors: u64) {
-        self.ok.fetch_add(ok, Ordering::SeqCst);
-        self.errors.fetch_add(errors, Ordering::SeqCst);
-    }
-}
-
-fn manifest(name: &str, domain: &str, base_urls: &[&str]) -> String {
-    let instances: String = base_urls
-        .iter()
-        .map(|url| format!("    - baseUrl: {url}\n"))
-        .collect();
-    format!(
-        "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  version: 1.0.0\n  owner: team-a\n  domain: {domain}\n  lifecycle: production\n  instances:\n{instances}"
-    )
-}
 
 async fn fast_server(data: Option<tempfile::TempDir>) -> TestServer {
     let server = TestServer::start_with(|config| {

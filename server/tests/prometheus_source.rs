@@ -1,0 +1,200 @@
+//! An existing Prometheus as the source: a real Prometheus (Debian's `prometheus`,
+//! started here on a loopback port with a 1 s scrape interval) scrapes two exporters;
+//! Seam, configured with `[collectors.prometheus]`, reads the same request figures from
+//! its HTTP API and never scrapes the exporters itself. Skipped when the binary is
+//! missing, unless `SEAM_REQUIRE_PROMETHEUS` is set (`scripts/test` installs it).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{manifest, Exporter, TestServer};
+use serde_json::Value;
+
+/// A Prometheus process, killed when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn binary() -> Option<String> {
+    let path = std::env::var("SEAM_PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".to_owned());
+    let found = Command::new(&path)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("SEAM_REQUIRE_PROMETHEUS").is_none(),
+        "SEAM_REQUIRE_PROMETHEUS is set but {path} does not run"
+    );
+    eprintln!("skipped: Prometheus source test, {path} not found (apt-get install prometheus)");
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_prometheus(bin: &str, jobs: &[(&str, &str)]) -> Prometheus {
+    let dir = tempfile::tempdir().unwrap();
+    let scrape_configs: String = jobs
+        .iter()
+        .map(|(job, base)| {
+            let target = base.trim_start_matches("http://");
+            format!("  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n")
+        })
+        .collect();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{scrape_configs}"
+    );
+    let config_path = dir.path().join("prometheus.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let port = free_port();
+    let child = Command::new(bin)
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let prometheus = Prometheus {
+        child,
+        url,
+        _dir: dir,
+    };
+    for _ in 0..200 {
+        if let Ok(response) = reqwest::get(format!("{}/-/ready", prometheus.url)).await {
+            if response.status().is_success() {
+                return prometheus;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("prometheus did not become ready");
+}
+
+fn service<'a>(health: &'a Value, name: &str) -> Option<&'a Value> {
+    health["services"]
+        .as_array()?
+        .iter()
+        .find(|s| s["name"] == name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_red_figures_from_an_existing_prometheus() {
+    let Some(bin) = binary() else {
+        return;
+    };
+    let pay = Arc::new(Exporter::start().await);
+    let cart = Arc::new(Exporter::start().await);
+    let prometheus = start_prometheus(&bin, &[("pay", &pay.base), ("cart", &cart.base)]).await;
+    let source_url = prometheus.url.clone();
+    let server = TestServer::start_with(move |config| {
+        config.collectors.prometheus = Some(
+            toml::from_str(&format!(
+                "url = \"{source_url}\"\nrate_window_secs = 4\nlag_secs = 1\ntimeout_secs = 5\n"
+            ))
+            .unwrap(),
+        );
+        config.health.bucket_secs = 1;
+        config.health.window_secs = 4;
+    })
+    .await;
+    let (status, body) = server
+        .put_manifest(
+            &format!(
+                "{}---\n{}",
+                manifest("pay", "money", &[&pay.base]),
+                manifest("cart", "shop", &[&cart.base])
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status.as_u16(), 200, "{body}");
+
+    let traffic = {
+        let (pay, cart) = (pay.clone(), cart.clone());
+        tokio::spawn(async move {
+            loop {
+                pay.serve(40, 10);
+                cart.serve(50, 0);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+
+    // Within seconds, pay fails a fifth of its requests and cart none, as Prometheus sees.
+    let mut last = Value::Null;
+    let mut seen = false;
+    for _ in 0..300 {
+        let (_, health) = server.get_json("/api/v1/health").await;
+        let pay_state = service(&health, "pay").map(|s| s["state"].clone());
+        let cart_rate = service(&health, "cart").and_then(|s| s["request_rate"].as_f64());
+        if pay_state == Some(Value::from("failing")) && cart_rate.is_some_and(|r| r > 0.0) {
+            last = health;
+            seen = true;
+            break;
+        }
+        last = health;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "never saw pay failing and cart serving: {last:#}");
+    let pay_health = service(&last, "pay").unwrap();
+    let ratio = pay_health["error_ratio"].as_f64().unwrap();
+    assert!((0.1..0.3).contains(&ratio), "error ratio {ratio}");
+    assert_eq!(
+        pay_health["instances"][0]["name"],
+        pay.base.as_str(),
+        "Prometheus's instance label is mapped onto the catalog's base URL"
+    );
+    assert_eq!(service(&last, "cart").unwrap()["state"], "healthy");
+
+    // The targets are Prometheus's, with their health.
+    let (_, targets) = server.get_json("/api/v1/targets").await;
+    let urls: Vec<&str> = targets["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["health"] == "up")
+        .map(|t| t["url"].as_str().unwrap())
+        .collect();
+    assert!(
+        urls.contains(&format!("{}/metrics", pay.base).as_str()),
+        "{targets:#}"
+    );
+
+    // Seam asked Prometheus; it never scraped the exporters itself.
+    traffic.abort();
+    for exporter in [&pay, &cart] {
+        let agents = exporter.scrapers.lock().unwrap().clone();
+        assert!(!agents.is_empty());
+        assert!(
+            agents.iter().all(|agent| agent.starts_with("Prometheus/")),
+            "{agents:?}"
+        );
+    }
+}
