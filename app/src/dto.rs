@@ -487,6 +487,12 @@ pub struct ServiceHealthView {
     pub step_seconds: i64,
     pub points: Vec<HealthPoint>,
     pub instances: Vec<InstanceHealthRow>,
+    /// The standard request metrics found (a mapping name), empty when none or unknown.
+    pub standard_metrics: String,
+    /// What it lacks of them (`request_count`, `status`, `duration`).
+    pub lacks: Vec<String>,
+    /// Whether any target was scraped successfully (else nothing is known of its metrics).
+    pub scraped: bool,
 }
 
 /// An instance with its state and its target's.

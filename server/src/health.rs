@@ -414,6 +414,52 @@ fn topology<'a>(
     services.into_values().collect()
 }
 
+/// Which of the standard request metrics a service exposes, from its targets' last
+/// successful scrapes: what the principle checks ask of "standard monitoring".
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StandardMetrics {
+    /// The mapping its figures are read from (`otel-http`, `prometheus-http`, ...), if any.
+    pub found: Option<String>,
+    /// What is missing: `request_count` (no standard request metric at all),
+    /// `status` (requests without a status label: errors cannot be told),
+    /// `duration` (no duration histogram: no latency).
+    pub lacks: Vec<&'static str>,
+}
+
+/// The standard metrics of every service with a target scraped successfully; a service
+/// whose targets were never scraped up is absent (nothing is known yet).
+pub fn standard_metrics(targets: &[TargetStatus]) -> BTreeMap<String, StandardMetrics> {
+    let mut by_service: BTreeMap<String, StandardMetrics> = BTreeMap::new();
+    for target in targets.iter().filter(|t| t.up == Some(true)) {
+        let coverage = &target.coverage;
+        let lacks = match &coverage.mapping {
+            None => vec!["request_count", "status", "duration"],
+            Some(_) => {
+                let mut lacks = Vec::new();
+                if !coverage.status {
+                    lacks.push("status");
+                }
+                if !coverage.duration {
+                    lacks.push("duration");
+                }
+                lacks
+            }
+        };
+        let entry = StandardMetrics {
+            found: coverage.mapping.clone(),
+            lacks,
+        };
+        // A service counts as covered by its best-covered target.
+        match by_service.get(&target.key.service) {
+            Some(known) if known.lacks.len() <= entry.lacks.len() => {}
+            _ => {
+                by_service.insert(target.key.service.clone(), entry);
+            }
+        }
+    }
+    by_service
+}
+
 /// The catalog's key for an instance Prometheus names `host:port`: the base URL of the
 /// service's declared instance at that address, else the label as it is.
 fn catalog_key(snapshot: &Snapshot, key: InstanceKey) -> InstanceKey {
@@ -628,5 +674,67 @@ impl Health {
             steps.add(row.start, &row.stats);
         }
         Ok(steps.finish(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(service: &str, instance: &str, up: Option<bool>, coverage: Coverage) -> TargetStatus {
+        TargetStatus {
+            key: InstanceKey {
+                service: service.to_owned(),
+                instance: instance.to_owned(),
+            },
+            url: format!("{instance}/metrics"),
+            health_url: None,
+            interval: Duration::from_secs(15),
+            up,
+            last_scrape: None,
+            duration: None,
+            samples: 0,
+            last_error: None,
+            probe: None,
+            coverage,
+        }
+    }
+
+    #[test]
+    fn standard_metrics_per_service_from_its_best_target() {
+        let full = Coverage {
+            mapping: Some("otel-http".to_owned()),
+            status: true,
+            duration: true,
+        };
+        let counts_only = Coverage {
+            mapping: Some("prometheus-http".to_owned()),
+            status: false,
+            duration: false,
+        };
+        let targets = vec![
+            target("pay", "http://a", Some(true), counts_only.clone()),
+            target("pay", "http://b", Some(true), full),
+            target("bare", "http://c", Some(true), Coverage::default()),
+            target("counts", "http://d", Some(true), counts_only),
+            target("never", "http://e", None, Coverage::default()),
+            target("down", "http://f", Some(false), Coverage::default()),
+        ];
+        let found = standard_metrics(&targets);
+        assert_eq!(found["pay"].found.as_deref(), Some("otel-http"));
+        assert!(found["pay"].lacks.is_empty());
+        assert_eq!(found["bare"].lacks, ["request_count", "status", "duration"]);
+        assert_eq!(found["counts"].lacks, ["status", "duration"]);
+        assert!(!found.contains_key("never") && !found.contains_key("down"));
+    }
+
+    #[test]
+    fn prometheus_instance_labels_are_host_and_port() {
+        assert_eq!(host_port("http://10.0.0.1:8080"), Some("10.0.0.1:8080"));
+        assert_eq!(
+            host_port("https://pay.internal:9443/metrics"),
+            Some("pay.internal:9443")
+        );
+        assert_eq!(host_port("ftp://x"), None);
     }
 }

@@ -118,6 +118,11 @@ async fn scrapes_registered_instances_into_health() {
     );
     assert!(pay_health["latency_p95_seconds"].as_f64().is_some());
     assert_eq!(pay_health["domain"], "money");
+    assert_eq!(pay_health["standard_metrics"]["found"], "otel-http");
+    assert_eq!(
+        pay_health["standard_metrics"]["lacks"],
+        serde_json::json!([])
+    );
     assert_eq!(service(&health, "cart")["state"], "healthy");
     assert_eq!(health["services"][0]["name"], "pay", "worst first");
     let domains: Vec<(&str, &str)> = health["domains"]

@@ -328,7 +328,22 @@ fn RuntimeCharts(view: ServiceHealthView) -> impl IntoView {
         step_seconds,
         points,
         instances,
+        standard_metrics,
+        lacks,
+        scraped,
     } = view;
+    let metrics_note = if !scraped {
+        "Standard request metrics: not known until a target is scraped.".to_owned()
+    } else if standard_metrics.is_empty() {
+        "Standard request metrics: none found (no request count, status or duration histogram Seam knows).".to_owned()
+    } else if lacks.is_empty() {
+        format!("Standard request metrics: {standard_metrics}.")
+    } else {
+        format!(
+            "Standard request metrics: {standard_metrics}, lacking {}.",
+            lacks.join(", ")
+        )
+    };
     let starts: Vec<i64> = points.iter().map(|p| p.start).collect();
     let rate = vec![Line {
         label: "requests",
@@ -367,6 +382,7 @@ fn RuntimeCharts(view: ServiceHealthView) -> impl IntoView {
     view! {
         <p id="runtime-state">"Now "<StateBadge state=figures.state.clone()/>" "{figures_line(&figures)}</p>
         <p class="muted">{format!("Last {window}, one point per {step} (UTC).")}</p>
+        <p class="muted" id="standard-metrics">{metrics_note}</p>
         <div class="charts">
             <TimeChart title="Requests per second".to_owned() unit=Unit::Rate starts=starts.clone() lines=rate id="service-rate"/>
             <TimeChart title="Server errors per second".to_owned() unit=Unit::Rate starts=starts.clone() lines=errors id="service-errors"/>

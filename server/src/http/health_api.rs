@@ -229,6 +229,9 @@ struct ServiceNodeJson {
     node: NodeJson,
     system: Option<String>,
     domain: Option<String>,
+    /// The standard request metrics it exposes and what it lacks; `null` before a
+    /// successful scrape.
+    standard_metrics: Option<crate::health::StandardMetrics>,
     instances: Vec<NodeJson>,
 }
 
@@ -284,6 +287,7 @@ async fn system_health(
             .then(a.name.cmp(&b.name))
     });
     let total = services.len();
+    let standard = crate::health::standard_metrics(&state.health.targets());
     Ok(Json(SystemHealthJson {
         at: rfc3339(report.at),
         window_seconds: report.window_seconds,
@@ -310,6 +314,7 @@ async fn system_health(
                 node: NodeJson::new(&service.name, &service.figures),
                 system: service.system.clone(),
                 domain: service.domain.clone(),
+                standard_metrics: standard.get(&service.name).cloned(),
                 instances: service
                     .instances
                     .iter()

@@ -198,7 +198,14 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
                     }
                 })
                 .collect();
+            let standard = crate::health::standard_metrics(&targets);
+            let own = standard.get(&name);
             Ok(Some(ServiceHealthView {
+                standard_metrics: own.and_then(|s| s.found.clone()).unwrap_or_default(),
+                lacks: own
+                    .map(|s| s.lacks.iter().map(|l| (*l).to_owned()).collect())
+                    .unwrap_or_default(),
+                scraped: own.is_some(),
                 figures: figures(&service.figures),
                 window,
                 step_seconds: step,
