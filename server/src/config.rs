@@ -178,6 +178,12 @@ impl Config {
                 )));
             }
         }
+        if health.downsample_after_hours < 2 {
+            return Err(ConfigError::Invalid(format!(
+                "health.downsample_after_hours must be at least 2, not {}",
+                health.downsample_after_hours
+            )));
+        }
         if 3600 % health.bucket_secs != 0 {
             return Err(ConfigError::Invalid(format!(
                 "health.bucket_secs must divide an hour, not {}",

@@ -31,7 +31,8 @@ pub struct HealthConfig {
     pub bucket_secs: i64,
     /// Days statistics are kept.
     pub retention_days: i64,
-    /// Hours after which minute buckets are summed into hour buckets.
+    /// Hours after which minute buckets are summed into hour buckets; at least 2 (the
+    /// last hour is read from memory, which must not overlap an hour bucket).
     pub downsample_after_hours: i64,
     /// Error ratios for degraded and failing (Kiali's defaults), and the traffic share
     /// under which a child's state counts at most as degraded in a roll-up.
@@ -726,6 +727,86 @@ mod tests {
         assert_eq!(found["bare"].lacks, ["request_count", "status", "duration"]);
         assert_eq!(found["counts"].lacks, ["status", "duration"]);
         assert!(!found.contains_key("never") && !found.contains_key("down"));
+    }
+
+    /// A day of scrapes on an injected clock, written minute by minute, folded into hours
+    /// after `downsample_after_hours` and gone after `retention_days`: no waiting.
+    #[tokio::test]
+    async fn minutes_are_written_folded_and_pruned_on_an_injected_clock() {
+        use seam_collectors::scrape::Scrape;
+        use std::sync::atomic::{AtomicI64, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = seam_store::open(None, dir.path()).await.unwrap();
+        let now = Arc::new(AtomicI64::new(1_800_000_000 - 1_800_000_000 % 3600));
+        let clock: Clock = {
+            let now = now.clone();
+            Arc::new(move || now.load(Ordering::SeqCst))
+        };
+        let config = HealthConfig {
+            retention_days: 2,
+            downsample_after_hours: 2,
+            ..HealthConfig::default()
+        };
+        let health = Health::new(config, clock, Metrics::new());
+        let spec = Arc::new(TargetSpec {
+            key: InstanceKey {
+                service: "pay".to_owned(),
+                instance: "http://a".to_owned(),
+            },
+            url: "http://a/metrics".to_owned(),
+            health_url: None,
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(10),
+        });
+        let start = now.load(Ordering::SeqCst);
+        // Three hours of scrapes every 15 s, 10 requests each.
+        for _ in 0..(3 * 3600 / 15) {
+            health.record(ScrapeEvent::Scraped {
+                target: spec.clone(),
+                scrape: Scrape {
+                    at: Utc::now(),
+                    duration: Duration::from_millis(5),
+                    samples: 10,
+                    error: None,
+                    requests: seam_health::RequestStats {
+                        requests: 10.0,
+                        ..Default::default()
+                    },
+                    coverage: Coverage::default(),
+                },
+                probe: None,
+            });
+            now.fetch_add(15, Ordering::SeqCst);
+            if now.load(Ordering::SeqCst) % 60 == 0 {
+                health.flush(&store).await;
+            }
+        }
+        let stored = store.read_health("pay", "", 0, i64::MAX).await.unwrap();
+        assert_eq!(stored.len(), 180, "one row a minute for the service");
+        let total: f64 = stored.iter().map(|b| b.row.stats.requests).sum();
+        assert_eq!(total, 7200.0, "nothing lost between memory and the store");
+
+        // Minutes older than two hours are folded; the series still counts every request
+        // once (memory holds the last hour, the store the rest).
+        health.maintain(&store).await;
+        let stored = store.read_health("pay", "", 0, i64::MAX).await.unwrap();
+        assert_eq!(stored.iter().filter(|b| b.seconds == 3600).count(), 1);
+        let series = health
+            .series(&store, "pay", "", 4 * 3600, 3600)
+            .await
+            .unwrap();
+        let counted: f64 = series.iter().map(|p| p.stats.requests).sum();
+        assert_eq!(counted, 7200.0);
+
+        // Past retention, everything older goes.
+        now.store(start + 3 * 86_400, Ordering::SeqCst);
+        health.maintain(&store).await;
+        assert!(store
+            .read_health("pay", "", 0, i64::MAX)
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
