@@ -738,7 +738,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let store = seam_store::open(None, dir.path()).await.unwrap();
-        let now = Arc::new(AtomicI64::new(1_800_000_000 - 1_800_000_000 % 3600));
+        let now = Arc::new(AtomicI64::new(500_000 * 3600));
         let clock: Clock = {
             let now = now.clone();
             Arc::new(move || now.load(Ordering::SeqCst))
