@@ -32,6 +32,26 @@ pub struct BucketRow {
     pub scrapes_up: u32,
 }
 
+impl BucketRow {
+    /// A row with nothing counted yet.
+    pub fn empty(service: &str, instance: &str, start: i64) -> BucketRow {
+        BucketRow {
+            service: service.to_owned(),
+            instance: instance.to_owned(),
+            start,
+            stats: RequestStats::default(),
+            scrapes: 0,
+            scrapes_up: 0,
+        }
+    }
+
+    fn add(&mut self, bucket: &Bucket) {
+        self.stats.add(&bucket.stats);
+        self.scrapes += bucket.scrapes;
+        self.scrapes_up += bucket.scrapes_up;
+    }
+}
+
 /// The result of the last scrape or probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Check {
@@ -168,17 +188,9 @@ impl Recorder {
         });
         for (_, track) in tracks {
             for bucket in track.buckets.iter().filter(|bucket| bucket.start >= from) {
-                let row = rows.entry(bucket.start).or_insert_with(|| BucketRow {
-                    service: service.to_owned(),
-                    instance: instance.to_owned(),
-                    start: bucket.start,
-                    stats: RequestStats::default(),
-                    scrapes: 0,
-                    scrapes_up: 0,
-                });
-                row.stats.add(&bucket.stats);
-                row.scrapes += bucket.scrapes;
-                row.scrapes_up += bucket.scrapes_up;
+                rows.entry(bucket.start)
+                    .or_insert_with(|| BucketRow::empty(service, instance, bucket.start))
+                    .add(bucket);
             }
         }
         rows.into_values().collect()
@@ -196,27 +208,13 @@ impl Recorder {
                     continue;
                 }
                 bucket.taken = true;
-                let service = services
+                services
                     .entry((key.service.clone(), bucket.start))
-                    .or_insert_with(|| BucketRow {
-                        service: key.service.clone(),
-                        instance: String::new(),
-                        start: bucket.start,
-                        stats: RequestStats::default(),
-                        scrapes: 0,
-                        scrapes_up: 0,
-                    });
-                service.stats.add(&bucket.stats);
-                service.scrapes += bucket.scrapes;
-                service.scrapes_up += bucket.scrapes_up;
-                rows.push(BucketRow {
-                    service: key.service.clone(),
-                    instance: key.instance.clone(),
-                    start: bucket.start,
-                    stats: bucket.stats.clone(),
-                    scrapes: bucket.scrapes,
-                    scrapes_up: bucket.scrapes_up,
-                });
+                    .or_insert_with(|| BucketRow::empty(&key.service, "", bucket.start))
+                    .add(bucket);
+                let mut row = BucketRow::empty(&key.service, &key.instance, bucket.start);
+                row.add(bucket);
+                rows.push(row);
             }
         }
         rows.extend(services.into_values());

@@ -189,6 +189,25 @@ impl HealthReport {
         }
     }
 
+    /// The services worst first (failing, degraded, unknown, healthy), then busiest,
+    /// then by name: the order the overview and the API list them in.
+    pub fn services_worst_first(&self) -> Vec<&ServiceHealth> {
+        let rank = |state: State| match state {
+            State::Failing => 0,
+            State::Degraded => 1,
+            State::Unknown => 2,
+            State::Healthy => 3,
+        };
+        let mut services: Vec<&ServiceHealth> = self.services.iter().collect();
+        services.sort_by(|a, b| {
+            rank(a.figures.state)
+                .cmp(&rank(b.figures.state))
+                .then(b.figures.request_rate.total_cmp(&a.figures.request_rate))
+                .then(a.name.cmp(&b.name))
+        });
+        services
+    }
+
     /// How many services are in each state.
     pub fn service_counts(&self) -> BTreeMap<&'static str, usize> {
         let mut counts: BTreeMap<&'static str, usize> =
@@ -298,5 +317,15 @@ mod tests {
             "pay carries under 10% of all requests"
         );
         assert_eq!(report.service_counts()["failing"], 2);
+        let order: Vec<&str> = report
+            .services_worst_first()
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            ["pay", "canary", "cart", "new"],
+            "failing by traffic, then degraded, unknown"
+        );
     }
 }

@@ -96,16 +96,7 @@ async fn scrapes_registered_instances_into_health() {
     // Traffic from now on: pay fails a fifth of its requests, cart none.
     let pay = Arc::new(pay);
     let cart = Arc::new(cart);
-    let traffic = {
-        let (pay, cart) = (pay.clone(), cart.clone());
-        tokio::spawn(async move {
-            loop {
-                pay.serve(40, 10);
-                cart.serve(50, 0);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let traffic = common::traffic(vec![(pay.clone(), 40, 10), (cart.clone(), 50, 0)]);
     let health = wait_json(&server, "/api/v1/health", |body| {
         service(body, "pay")["state"] == "failing"
             && service(body, "cart")["request_rate"].as_f64().unwrap() > 0.0

@@ -136,16 +136,7 @@ async fn reads_red_figures_from_an_existing_prometheus() {
         .await;
     assert_eq!(status.as_u16(), 200, "{body}");
 
-    let traffic = {
-        let (pay, cart) = (pay.clone(), cart.clone());
-        tokio::spawn(async move {
-            loop {
-                pay.serve(40, 10);
-                cart.serve(50, 0);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let traffic = common::traffic(vec![(pay.clone(), 40, 10), (cart.clone(), 50, 0)]);
 
     // Within seconds, pay fails a fifth of its requests and cart none, as Prometheus sees.
     let mut last = Value::Null;

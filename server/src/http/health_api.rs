@@ -261,16 +261,6 @@ struct PageParams {
     offset: Option<i64>,
 }
 
-/// Orders worst first, then by traffic, then by name.
-pub fn severity_rank(state: HealthState) -> u8 {
-    match state {
-        HealthState::Failing => 0,
-        HealthState::Degraded => 1,
-        HealthState::Unknown => 2,
-        HealthState::Healthy => 3,
-    }
-}
-
 /// `GET /api/v1/health`: the whole system, its domains, systems and services.
 async fn system_health(
     State(state): State<AppState>,
@@ -279,13 +269,7 @@ async fn system_health(
     let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
     let (limit, offset) = paging(params.limit, params.offset)?;
     let report: HealthReport = state.health.report(&state.catalog.snapshot());
-    let mut services: Vec<&seam_health::ServiceHealth> = report.services.iter().collect();
-    services.sort_by(|a, b| {
-        severity_rank(a.figures.state)
-            .cmp(&severity_rank(b.figures.state))
-            .then(b.figures.request_rate.total_cmp(&a.figures.request_rate))
-            .then(a.name.cmp(&b.name))
-    });
+    let services = report.services_worst_first();
     let total = services.len();
     let standard = crate::health::standard_metrics(&state.health.targets());
     Ok(Json(SystemHealthJson {

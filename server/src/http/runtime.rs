@@ -13,7 +13,7 @@ use seam_app::dto::{
 use seam_health::{Figures, State};
 use seam_store::LiveCatalog;
 
-use super::health_api::{parse_duration, severity_rank};
+use super::health_api::parse_duration;
 use crate::health::{Health, SeriesPoint, TargetStatus};
 
 /// Most points a page's chart shows: enough for a smooth line, few enough for one
@@ -102,13 +102,7 @@ fn target_row(status: TargetStatus) -> TargetRow {
 impl seam_app::api::RuntimeHealth for PagesHealth {
     fn overview(&self) -> HealthOverview {
         let report = self.health.report(&self.catalog.snapshot());
-        let mut services: Vec<&seam_health::ServiceHealth> = report.services.iter().collect();
-        services.sort_by(|a, b| {
-            severity_rank(a.figures.state)
-                .cmp(&severity_rank(b.figures.state))
-                .then(b.figures.request_rate.total_cmp(&a.figures.request_rate))
-                .then(a.name.cmp(&b.name))
-        });
+        let services = report.services_worst_first();
         let counts = report.service_counts();
         let step = page_step(3600, self.health.config().bucket_secs);
         let series = self

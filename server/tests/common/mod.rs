@@ -221,3 +221,15 @@ pub fn manifest(name: &str, domain: &str, base_urls: &[&str]) -> String {
         "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  version: 1.0.0\n  owner: team-a\n  domain: {domain}\n  lifecycle: production\n  instances:\n{instances}"
     )
 }
+
+/// Serves traffic until aborted: every 100 ms, each exporter serves its `(ok, errors)`.
+pub fn traffic(exporters: Vec<(Arc<Exporter>, u64, u64)>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            for (exporter, ok, errors) in &exporters {
+                exporter.serve(*ok, *errors);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    })
+}
