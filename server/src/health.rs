@@ -138,6 +138,9 @@ impl Health {
             } => {
                 ScrapeCompleted {
                     target: &target.url,
+                    service: &target.key.service,
+                    instance: &target.key.instance,
+                    at: scrape.at.timestamp_millis() as f64 / 1000.0,
                     duration: scrape.duration,
                     samples: scrape.samples,
                     error: scrape.error.as_ref(),
@@ -173,6 +176,7 @@ impl Health {
                 }
             }
             ScrapeEvent::Removed { key } => {
+                self.metrics.forget_target(&key.service, &key.instance);
                 let mut inner = self.lock();
                 inner.recorder.forget(&key);
                 inner.targets.remove(&key);

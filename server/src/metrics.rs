@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Seam's metric registry and the handles of its metrics.
@@ -22,6 +22,10 @@ pub struct Metrics {
     scrape_targets: IntGaugeVec,
     scrape_targets_dropped: IntCounter,
     source_failures: IntCounter,
+    target_up: GaugeVec,
+    target_duration: GaugeVec,
+    target_samples: GaugeVec,
+    target_last_scrape: GaugeVec,
 }
 
 impl Metrics {
@@ -95,6 +99,27 @@ impl Metrics {
             "Targets left unscraped because there were more than max_targets",
         )
         .expect("valid metric");
+        // Per target, as Prometheus's own `up`: one series per target, so as many as
+        // there are targets (bounded by `max_targets`), removed with the target.
+        let target_gauge = |name: &str, help: &str| {
+            GaugeVec::new(Opts::new(name, help), &["service", "instance"]).expect("valid metric")
+        };
+        let target_up = target_gauge(
+            "seam_scrape_up",
+            "1 if the target's last scrape succeeded, 0 if it failed",
+        );
+        let target_duration = target_gauge(
+            "seam_scrape_last_duration_seconds",
+            "How long the target's last scrape took",
+        );
+        let target_samples = target_gauge(
+            "seam_scrape_last_samples",
+            "Samples in the target's last successful scrape",
+        );
+        let target_last_scrape = target_gauge(
+            "seam_scrape_last_timestamp_seconds",
+            "When the target was last scraped, unix seconds",
+        );
         let source_failures = IntCounter::new(
             "seam_prometheus_source_failures_total",
             "Rounds of the Prometheus source that failed (retried on the next round)",
@@ -110,6 +135,10 @@ impl Metrics {
             Box::new(scrape_samples.clone()),
             Box::new(scrape_targets.clone()),
             Box::new(scrape_targets_dropped.clone()),
+            Box::new(target_up.clone()),
+            Box::new(target_duration.clone()),
+            Box::new(target_samples.clone()),
+            Box::new(target_last_scrape.clone()),
         ] {
             registry
                 .register(collector)
@@ -125,6 +154,22 @@ impl Metrics {
             scrape_targets,
             scrape_targets_dropped,
             source_failures,
+            target_up,
+            target_duration,
+            target_samples,
+            target_last_scrape,
+        }
+    }
+
+    /// Drops a removed target's series.
+    pub fn forget_target(&self, service: &str, instance: &str) {
+        for gauge in [
+            &self.target_up,
+            &self.target_duration,
+            &self.target_samples,
+            &self.target_last_scrape,
+        ] {
+            let _ = gauge.remove_label_values(&[service, instance]);
         }
     }
 
@@ -193,6 +238,10 @@ impl HttpRequestCompleted<'_> {
 /// One scrape done.
 pub struct ScrapeCompleted<'a> {
     pub target: &'a str,
+    pub service: &'a str,
+    pub instance: &'a str,
+    /// Unix seconds.
+    pub at: f64,
     pub duration: Duration,
     pub samples: usize,
     pub error: Option<&'a seam_collectors::scrape::ScrapeError>,
@@ -204,6 +253,21 @@ impl ScrapeCompleted<'_> {
         metrics.scrapes.with_label_values(&[result]).inc();
         metrics.scrape_duration.observe(self.duration.as_secs_f64());
         metrics.scrape_samples.inc_by(self.samples as u64);
+        let labels = [self.service, self.instance];
+        let up = if self.error.is_none() { 1.0 } else { 0.0 };
+        metrics.target_up.with_label_values(&labels).set(up);
+        metrics
+            .target_duration
+            .with_label_values(&labels)
+            .set(self.duration.as_secs_f64());
+        metrics
+            .target_samples
+            .with_label_values(&labels)
+            .set(self.samples as f64);
+        metrics
+            .target_last_scrape
+            .with_label_values(&labels)
+            .set(self.at);
         match self.error {
             None => tracing::debug!(
                 target = self.target,

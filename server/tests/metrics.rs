@@ -170,6 +170,11 @@ async fn scrapes_registered_instances_into_health() {
         "{own}"
     );
     assert!(own.contains("seam_scrape_duration_seconds_bucket"), "{own}");
+    let cart_up = format!(
+        "seam_scrape_up{{instance=\"{}\",service=\"cart\"}} 1",
+        cart.base
+    );
+    assert!(own.contains(&cart_up), "{own}");
 
     // Removing an instance from the manifest drops its target without a restart.
     let (status, _) = server
@@ -177,6 +182,11 @@ async fn scrapes_registered_instances_into_health() {
         .await;
     assert_eq!(status, StatusCode::OK);
     wait_json(&server, "/api/v1/targets", |body| body["total"] == 1).await;
+    let (_, own) = server.get_text("/metrics").await;
+    assert!(
+        !own.contains(&cart_up),
+        "a removed target's series go: {own}"
+    );
     let (status, body) = server.get_json("/api/v1/targets?health=sideways").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     traffic.abort();
@@ -236,4 +246,34 @@ async fn statistics_survive_a_restart() {
         .map(|p| p["requests"].as_f64().unwrap())
         .sum();
     assert!(after >= before, "{after} < {before}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_targets_outside_the_catalog_are_scraped_too() {
+    let legacy = Arc::new(Exporter::start().await);
+    let url = format!("{}/metrics", legacy.base);
+    let static_url = url.clone();
+    let server = TestServer::start_with(move |config| {
+        config.collectors.scrape = toml::from_str(&format!(
+            "interval_secs = 0.2\ntimeout_secs = 0.2\n[[static_targets]]\nservice = \"legacy\"\nurl = \"{static_url}\"\n"
+        ))
+        .unwrap();
+        config.health.bucket_secs = 1;
+        config.health.window_secs = 3;
+    })
+    .await;
+    let traffic = common::traffic(vec![(legacy.clone(), 10, 0)]);
+    let targets = wait_json(&server, "/api/v1/targets", |body| {
+        body["targets"][0]["health"] == "up"
+    })
+    .await;
+    assert_eq!(targets["targets"][0]["url"], url);
+    assert_eq!(targets["targets"][0]["service"], "legacy");
+    // Not in the catalog, yet in the health report, as an unregistered service.
+    let health = wait_json(&server, "/api/v1/health", |body| {
+        body["services"][0]["request_rate"].as_f64().unwrap_or(0.0) > 0.0
+    })
+    .await;
+    assert_eq!(service(&health, "legacy")["state"], "healthy");
+    traffic.abort();
 }
