@@ -38,7 +38,9 @@ pub fn format_rate(value: f64) -> String {
 
 /// `850 ms`, `1.2 s`, `0.4 ms`.
 pub fn format_seconds(value: f64) -> String {
-    if value >= 1.0 {
+    if value == 0.0 {
+        "0 ms".to_owned()
+    } else if value >= 1.0 {
         format!("{value:.2} s")
     } else if value >= 0.01 {
         format!("{:.0} ms", value * 1000.0)
@@ -104,7 +106,7 @@ const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 180.0;
 const LEFT: f64 = 64.0;
 const RIGHT: f64 = 12.0;
-const TOP: f64 = 10.0;
+const TOP: f64 = 18.0;
 const BOTTOM: f64 = 24.0;
 
 /// A time chart: `starts` are the steps' start times (unix seconds), each line has one
@@ -288,6 +290,7 @@ mod tests {
         assert_eq!(format_rate(0.05), "0.05/s");
         assert_eq!(format_rate(12.34), "12/s");
         assert_eq!(format_seconds(0.25), "250 ms");
+        assert_eq!(format_seconds(0.0), "0 ms");
         assert_eq!(format_seconds(1.5), "1.50 s");
         assert_eq!(format_ratio(Some(0.0012)), "0.12%");
         assert_eq!(format_ratio(Some(0.25)), "25.0%");

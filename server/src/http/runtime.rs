@@ -62,6 +62,18 @@ fn point(point: &SeriesPoint) -> HealthPoint {
     }
 }
 
+/// The steps that have ended: charts leave out the open one, whose few seconds make a
+/// jumpy last point (the API keeps it, rated over the time it has been open).
+fn closed(mut points: Vec<SeriesPoint>) -> Vec<SeriesPoint> {
+    if points
+        .last()
+        .is_some_and(|last| last.seconds < points[0].seconds)
+    {
+        points.pop();
+    }
+    points
+}
+
 fn rfc3339(unix: i64) -> String {
     Utc.timestamp_opt(unix, 0)
         .single()
@@ -105,9 +117,7 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
         let services = report.services_worst_first();
         let counts = report.service_counts();
         let step = page_step(3600, self.health.config().bucket_secs);
-        let series = self
-            .health
-            .recent_series("", "", 3600, step)
+        let series = closed(self.health.recent_series("", "", 3600, step))
             .iter()
             .map(point)
             .collect();
@@ -203,7 +213,7 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
                 figures: figures(&service.figures),
                 window,
                 step_seconds: step,
-                points: points.iter().map(point).collect(),
+                points: closed(points).iter().map(point).collect(),
                 instances,
             }))
         })
