@@ -132,51 +132,52 @@ impl HealthReport {
             });
         }
 
-        // Systems from their services; domains from their systems and their services
-        // without a system; the whole from domains, systems without a domain and services
-        // with neither.
-        let mut systems: BTreeMap<&str, (Option<&str>, Vec<&Figures>)> = BTreeMap::new();
-        let mut domain_members: BTreeMap<&str, Vec<Figures>> = BTreeMap::new();
-        let mut top: Vec<Figures> = Vec::new();
+        // Systems from all their services. Domains from their systems' parts in the
+        // domain (a system whose services declare different domains counts in each with
+        // the services declaring it) and their services without a system; the whole from
+        // the domains and, for services without a domain, the same parts.
+        let mut systems: BTreeMap<&str, Vec<&Figures>> = BTreeMap::new();
+        let mut parts: BTreeMap<Option<&str>, BTreeMap<Option<&str>, Vec<&Figures>>> =
+            BTreeMap::new();
         for service in &services {
-            match (&service.system, &service.domain) {
-                (Some(system), domain) => {
-                    let entry = systems.entry(system).or_insert((None, Vec::new()));
-                    if entry.0.is_none() {
-                        entry.0 = domain.as_deref();
-                    }
-                    entry.1.push(&service.figures);
+            if let Some(system) = &service.system {
+                systems.entry(system).or_default().push(&service.figures);
+            }
+            parts
+                .entry(service.domain.as_deref())
+                .or_default()
+                .entry(service.system.as_deref())
+                .or_default()
+                .push(&service.figures);
+        }
+        let system_health: Vec<GroupHealth> = systems
+            .into_iter()
+            .map(|(name, members)| GroupHealth {
+                name: name.to_owned(),
+                figures: roll(thresholds, members.into_iter(), window),
+            })
+            .collect();
+        let mut domain_health = Vec::new();
+        let mut top: Vec<Figures> = Vec::new();
+        for (domain, by_system) in parts {
+            let mut members: Vec<Figures> = Vec::new();
+            for (system, services) in by_system {
+                match system {
+                    Some(_) => members.push(roll(thresholds, services.into_iter(), window)),
+                    None => members.extend(services.into_iter().cloned()),
                 }
-                (None, Some(domain)) => domain_members
-                    .entry(domain)
-                    .or_default()
-                    .push(service.figures.clone()),
-                (None, None) => top.push(service.figures.clone()),
             }
-        }
-        let mut system_health = Vec::with_capacity(systems.len());
-        for (name, (domain, members)) in systems {
-            let figures = roll(thresholds, members.iter().copied(), window);
             match domain {
-                Some(domain) => domain_members
-                    .entry(domain)
-                    .or_default()
-                    .push(figures.clone()),
-                None => top.push(figures.clone()),
+                Some(name) => {
+                    let figures = roll(thresholds, members.iter(), window);
+                    top.push(figures.clone());
+                    domain_health.push(GroupHealth {
+                        name: name.to_owned(),
+                        figures,
+                    });
+                }
+                None => top.extend(members),
             }
-            system_health.push(GroupHealth {
-                name: name.to_owned(),
-                figures,
-            });
-        }
-        let mut domain_health = Vec::with_capacity(domain_members.len());
-        for (name, members) in domain_members {
-            let figures = roll(thresholds, members.iter(), window);
-            top.push(figures.clone());
-            domain_health.push(GroupHealth {
-                name: name.to_owned(),
-                figures,
-            });
         }
         let overall = roll(thresholds, top.iter(), window);
         HealthReport {
@@ -269,6 +270,38 @@ mod tests {
             ..Default::default()
         };
         recorder.record_scrape(&key, 100, up, &stats);
+    }
+
+    #[test]
+    fn a_system_spanning_domains_counts_in_each_with_its_services_there() {
+        let mut recorder = Recorder::new(60, 10);
+        scrape(&mut recorder, "shop", "a", true, 100.0, 0.0);
+        scrape(&mut recorder, "pay", "a", true, 100.0, 50.0);
+        let topology = vec![
+            topology("shop", Some("webshop"), Some("commerce"), &["a"]),
+            topology("pay", Some("webshop"), Some("finance"), &["a"]),
+        ];
+        let report = HealthReport::build(&recorder, &Thresholds::default(), &topology, 110, 60);
+        let domain = |name: &str| {
+            report
+                .domains
+                .iter()
+                .find(|d| d.name == name)
+                .unwrap()
+                .figures
+                .state
+        };
+        assert_eq!(
+            domain("finance"),
+            State::Failing,
+            "pay's failure shows in its own domain"
+        );
+        assert_eq!(domain("commerce"), State::Healthy);
+        assert_eq!(
+            report.systems[0].figures.state,
+            State::Failing,
+            "the system holds both"
+        );
     }
 
     #[test]
