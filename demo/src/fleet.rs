@@ -14,6 +14,20 @@ pub enum Metrics {
     None,
 }
 
+/// How a service's manifest reaches Seam: every way a real fleet uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// A file in `examples/manifests`, which the demo's directory collector watches.
+    Directory,
+    /// `seam register`, run by `scripts/demo` with the manifest the service serves.
+    Cli,
+    /// Seam's discovery fetches it from the service's well-known path (`examples/demo.toml`
+    /// lists these base URLs).
+    Discovery,
+    /// The fleet `PUT`s it to the REST API.
+    Api,
+}
+
 /// One service of the fleet.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSpec {
@@ -25,8 +39,8 @@ pub struct ServiceSpec {
     /// The services it calls on each request.
     pub calls: Vec<String>,
     pub metrics: Metrics,
-    /// Whether its manifest comes from `examples/manifests` (else it registers over the API).
-    pub from_directory: bool,
+    /// How its manifest reaches Seam.
+    pub registration: Registration,
     /// Whether traffic enters the fleet here.
     pub entry: bool,
     /// Whether it fails in bursts.
@@ -79,7 +93,7 @@ pub fn plan(count: usize, base_port: u16) -> Vec<ServiceSpec> {
         port,
         calls: calls.iter().map(|c| (*c).to_owned()).collect(),
         metrics: Metrics::OpenTelemetry,
-        from_directory: true,
+        registration: Registration::Directory,
         entry: false,
         bursts: false,
         work_ms: 8,
@@ -216,7 +230,11 @@ pub fn plan(count: usize, base_port: u16) -> Vec<ServiceSpec> {
             break;
         }
         let mut service = spec(name, domain, system, owner, port, calls);
-        service.from_directory = false;
+        service.registration = match name {
+            "gateway" | "pricing" => Registration::Cli,
+            "identity" | "sessions" | "search" => Registration::Discovery,
+            _ => Registration::Api,
+        };
         service.entry = name == "gateway" || name == "recommendations" || name == "cart";
         service.metrics = match name {
             "legacy-reports" => Metrics::None,
@@ -241,7 +259,7 @@ pub fn plan(count: usize, base_port: u16) -> Vec<ServiceSpec> {
             &[],
         );
         service.calls = vec![callee];
-        service.from_directory = false;
+        service.registration = Registration::Api;
         service.entry = index % 10 == 0;
         services.push(service);
         port += 1;
@@ -264,14 +282,73 @@ pub fn plan(count: usize, base_port: u16) -> Vec<ServiceSpec> {
     services
 }
 
-/// Registers the services whose manifests are not in the watched directory, retrying
-/// until Seam answers (it may still be starting).
+/// Registers the services meant for the API, retrying until Seam answers (it may still
+/// be starting).
 pub async fn register(client: &reqwest::Client, seam: &str, token: &str, specs: &[ServiceSpec]) {
     let body: Vec<String> = specs
         .iter()
-        .filter(|spec| !spec.from_directory)
+        .filter(|spec| spec.registration == Registration::Api)
         .map(ServiceSpec::manifest)
         .collect();
+    put_manifests(client, seam, token, body).await;
+}
+
+/// Registers the services meant for `seam register` with it (each manifest a file, as a
+/// pipeline would), or over the API when no `seam` binary is given.
+pub async fn register_with_cli(
+    seam_bin: Option<&std::path::Path>,
+    seam: &str,
+    token: &str,
+    specs: &[ServiceSpec],
+) {
+    let cli: Vec<&ServiceSpec> = specs
+        .iter()
+        .filter(|spec| spec.registration == Registration::Cli)
+        .collect();
+    if cli.is_empty() {
+        return;
+    }
+    let Some(seam_bin) = seam_bin else {
+        let client = reqwest::Client::new();
+        put_manifests(
+            &client,
+            seam,
+            token,
+            cli.iter().map(|s| s.manifest()).collect(),
+        )
+        .await;
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("seam-demo-fleet-{}", std::process::id()));
+    let mut files = Vec::new();
+    for spec in &cli {
+        let file = dir.join(format!("{}.yaml", spec.name));
+        let written =
+            std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&file, spec.manifest()));
+        if let Err(err) = written {
+            tracing::error!(error = %err, file = %file.display(), "cannot write a manifest for seam register");
+            return;
+        }
+        files.push(file);
+    }
+    let status = tokio::process::Command::new(seam_bin)
+        .arg("register")
+        .args(["--server", seam, "--token", token])
+        .args(&files)
+        .status()
+        .await;
+    match status {
+        Ok(status) if status.success() => {
+            tracing::info!(services = cli.len(), "registered with seam register")
+        }
+        Ok(status) => tracing::error!(%status, "seam register failed"),
+        Err(err) => tracing::error!(error = %err, "cannot run seam register"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `PUT`s manifests to Seam's API, retrying while Seam does not answer yet.
+async fn put_manifests(client: &reqwest::Client, seam: &str, token: &str, body: Vec<String>) {
     if body.is_empty() {
         return;
     }
@@ -287,7 +364,7 @@ pub async fn register(client: &reqwest::Client, seam: &str, token: &str, specs: 
             .await;
         match sent {
             Ok(response) if response.status().is_success() => {
-                tracing::info!(services = specs.len(), "registered with seam");
+                tracing::info!("registered with seam over the api");
                 return;
             }
             Ok(response) => {
@@ -335,8 +412,26 @@ mod tests {
         assert_eq!(fleet.len(), 40);
         assert_eq!(fleet[0].name, "storefront");
         assert_eq!(fleet[0].port, 8101);
-        assert!(fleet.iter().take(5).all(|s| s.from_directory));
-        assert!(fleet.iter().skip(5).all(|s| !s.from_directory));
+        let registration = |name: &str| fleet.iter().find(|s| s.name == name).unwrap().registration;
+        assert!(fleet
+            .iter()
+            .take(5)
+            .all(|s| s.registration == Registration::Directory));
+        assert_eq!(registration("gateway"), Registration::Cli);
+        assert_eq!(registration("identity"), Registration::Discovery);
+        assert_eq!(registration("ledger"), Registration::Api);
+        // examples/demo.toml's discovery targets are these services' base URLs.
+        let demo = include_str!("../../examples/demo.toml");
+        for service in fleet
+            .iter()
+            .filter(|s| s.registration == Registration::Discovery)
+        {
+            assert!(
+                demo.contains(&format!("\"{}\"", service.base_url())),
+                "{}",
+                service.name
+            );
+        }
         let ports: std::collections::BTreeSet<u16> = fleet.iter().map(|s| s.port).collect();
         assert_eq!(ports.len(), 40, "one port each");
         let names: Vec<&str> = fleet.iter().map(|s| s.name.as_str()).collect();

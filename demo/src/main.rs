@@ -1,5 +1,7 @@
 //! `seam-demo-fleet`: a simulated fleet of microservices for Seam's demo, every one a
 //! real HTTP server on loopback, all in this one process (so hundreds fit on a laptop).
+//! Their manifests reach Seam every way a real fleet's do: a watched directory, discovery
+//! of the manifest a service serves, `seam register` (run by `scripts/demo`), the API.
 //! Each serves its manifest at the well-known path, `/metrics` written with the
 //! `prometheus` crate under the standard request metric names, and `/healthz`, and calls
 //! its dependencies over HTTP; a traffic loop drives requests in at the edge. The six
@@ -47,6 +49,10 @@ struct Args {
     /// Seconds an error burst lasts
     #[arg(long, default_value_t = 40)]
     burst_for: u64,
+    /// The `seam` binary, to register some services with `seam register`; without it
+    /// they register over the API too
+    #[arg(long, value_name = "PATH")]
+    seam_bin: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -80,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
     }
     tracing::info!(services = running.len(), "fleet listening");
     fleet::register(&client, &args.seam, &args.token, &specs).await;
+    fleet::register_with_cli(args.seam_bin.as_deref(), &args.seam, &args.token, &specs).await;
     let entries: Vec<String> = specs
         .iter()
         .filter(|spec| spec.entry)
