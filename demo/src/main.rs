@@ -49,6 +49,10 @@ struct Args {
     /// Seconds an error burst lasts
     #[arg(long, default_value_t = 40)]
     burst_for: u64,
+    /// Register every service over the API, the example ones included (for a Seam
+    /// without the demo's directory and discovery collectors, as in the browser tests)
+    #[arg(long)]
+    register_all: bool,
     /// The `seam` binary, to register some services with `seam register`; without it
     /// they register over the API too
     #[arg(long, value_name = "PATH")]
@@ -63,7 +67,12 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let specs = fleet::plan(args.services, args.base_port);
+    let mut specs = fleet::plan(args.services, args.base_port);
+    if args.register_all {
+        for spec in &mut specs {
+            spec.registration = fleet::Registration::Api;
+        }
+    }
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .pool_max_idle_per_host(8)
