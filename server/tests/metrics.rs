@@ -63,17 +63,7 @@ async fn scrapes_registered_instances_into_health() {
     let pay = Exporter::start().await;
     let cart = Exporter::start().await;
     let server = fast_server(None).await;
-    let (status, body) = server
-        .put_manifest(
-            &format!(
-                "{}---\n{}",
-                manifest("pay", "money", &[&pay.base]),
-                manifest("cart", "shop", &[&cart.base])
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    common::register_pay_and_cart(&server, &pay, &cart).await;
 
     // The new revision's instances become targets and are scraped and probed.
     let targets = wait_json(&server, "/api/v1/targets", |body| {

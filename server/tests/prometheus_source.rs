@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{manifest, Exporter, TestServer};
+use common::{Exporter, TestServer};
 use serde_json::Value;
 
 /// A Prometheus process, killed when dropped.
@@ -124,17 +124,7 @@ async fn reads_red_figures_from_an_existing_prometheus() {
         config.health.window_secs = 4;
     })
     .await;
-    let (status, body) = server
-        .put_manifest(
-            &format!(
-                "{}---\n{}",
-                manifest("pay", "money", &[&pay.base]),
-                manifest("cart", "shop", &[&cart.base])
-            ),
-            None,
-        )
-        .await;
-    assert_eq!(status.as_u16(), 200, "{body}");
+    common::register_pay_and_cart(&server, &pay, &cart).await;
 
     let traffic = common::traffic(vec![(pay.clone(), 40, 10), (cart.clone(), 50, 0)]);
 

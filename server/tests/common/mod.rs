@@ -235,3 +235,19 @@ pub fn traffic(exporters: Vec<(Arc<Exporter>, u64, u64)>) -> tokio::task::JoinHa
         }
     })
 }
+
+/// Registers `pay` (domain money) and `cart` (domain shop) with an instance each at the
+/// given exporters, and checks Seam took them.
+pub async fn register_pay_and_cart(server: &TestServer, pay: &Exporter, cart: &Exporter) {
+    let (status, body) = server
+        .put_manifest(
+            &format!(
+                "{}---\n{}",
+                manifest("pay", "money", &[&pay.base]),
+                manifest("cart", "shop", &[&cart.base])
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
