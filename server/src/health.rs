@@ -76,6 +76,16 @@ pub struct TargetStatus {
     pub coverage: Coverage,
 }
 
+/// A scrape's or probe's result as Prometheus names a target's health: `up`, `down`, or
+/// `unknown` before the first.
+pub fn health_name(up: Option<bool>) -> &'static str {
+    match up {
+        Some(true) => "up",
+        Some(false) => "down",
+        None => "unknown",
+    }
+}
+
 struct Inner {
     recorder: Recorder,
     targets: BTreeMap<InstanceKey, TargetStatus>,

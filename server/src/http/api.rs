@@ -97,6 +97,24 @@ impl ServiceJson {
 /// Largest page `GET /api/v1/services` returns; ask for more pages with `offset`.
 pub const MAX_LIMIT: usize = 1000;
 
+/// Checks `limit` (1 to [`MAX_LIMIT`], default 100) and `offset` (0 or more) of a list
+/// call; every list endpoint pages the same way.
+pub(super) fn paging(limit: Option<i64>, offset: Option<i64>) -> Result<(usize, usize), ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT as i64).contains(&limit) {
+        return Err(ApiError::InvalidQuery(format!(
+            "limit={limit}: expected 1 to {MAX_LIMIT}; page with offset for more"
+        )));
+    }
+    let offset = offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::InvalidQuery(format!(
+            "offset={offset}: expected 0 or more"
+        )));
+    }
+    Ok((limit as usize, offset as usize))
+}
+
 /// Query parameters of `GET /api/v1/services`: the same filter as the services page.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,18 +155,7 @@ impl ListParams {
                 )))
             }
         };
-        let limit = self.limit.unwrap_or(100);
-        if !(1..=MAX_LIMIT as i64).contains(&limit) {
-            return Err(ApiError::InvalidQuery(format!(
-                "limit={limit}: expected 1 to {MAX_LIMIT}; page with offset for more"
-            )));
-        }
-        let offset = self.offset.unwrap_or(0);
-        if offset < 0 {
-            return Err(ApiError::InvalidQuery(format!(
-                "offset={offset}: expected 0 or more"
-            )));
-        }
+        let (limit, offset) = paging(self.limit, self.offset)?;
         if let Some(q) = self
             .q
             .as_deref()
@@ -169,7 +176,7 @@ impl ListParams {
             sort,
             descending,
         };
-        Ok((filter, offset as usize, limit as usize))
+        Ok((filter, offset, limit))
     }
 }
 

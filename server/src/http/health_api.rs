@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use seam_health::{Figures, HealthReport, RequestStats, State as HealthState};
 use serde::{Deserialize, Serialize};
 
-use super::api::MAX_LIMIT;
+use super::api::paging;
 use super::{ApiError, AppState};
 use crate::health::{SeriesPoint, TargetStatus};
 
@@ -105,19 +105,11 @@ struct TargetJson {
     probe: Option<ProbeJson>,
 }
 
-fn health_name(up: Option<bool>) -> &'static str {
-    match up {
-        Some(true) => "up",
-        Some(false) => "down",
-        None => "unknown",
-    }
-}
-
 impl TargetJson {
     fn new(status: TargetStatus) -> TargetJson {
         let probe = status.health_url.map(|url| ProbeJson {
             url,
-            health: health_name(status.probe.as_ref().map(|p| p.up)),
+            health: crate::health::health_name(status.probe.as_ref().map(|p| p.up)),
             status: status.probe.as_ref().and_then(|p| p.status),
             last_error: status.probe.and_then(|p| p.error),
         });
@@ -125,7 +117,7 @@ impl TargetJson {
             url: status.url,
             service: status.key.service,
             instance: status.key.instance,
-            health: health_name(status.up),
+            health: crate::health::health_name(status.up),
             last_scrape: status.last_scrape,
             last_error: status.last_error,
             duration_seconds: status.duration.map(|d| d.as_secs_f64()),
@@ -143,22 +135,6 @@ struct TargetList {
     total: usize,
     limit: usize,
     offset: usize,
-}
-
-fn paging(limit: Option<i64>, offset: Option<i64>) -> Result<(usize, usize), ApiError> {
-    let limit = limit.unwrap_or(100);
-    if !(1..=MAX_LIMIT as i64).contains(&limit) {
-        return Err(ApiError::InvalidQuery(format!(
-            "limit={limit}: expected 1 to {MAX_LIMIT}; page with offset for more"
-        )));
-    }
-    let offset = offset.unwrap_or(0);
-    if offset < 0 {
-        return Err(ApiError::InvalidQuery(format!(
-            "offset={offset}: expected 0 or more"
-        )));
-    }
-    Ok((limit as usize, offset as usize))
 }
 
 /// `GET /api/v1/targets`: every scrape target, by service and instance.
@@ -184,7 +160,7 @@ async fn list_targets(
             params
                 .health
                 .as_deref()
-                .is_none_or(|h| health_name(t.up) == h)
+                .is_none_or(|h| crate::health::health_name(t.up) == h)
         })
         .collect();
     let total = matching.len();

@@ -14,7 +14,7 @@ use seam_health::{Figures, State};
 use seam_store::LiveCatalog;
 
 use super::health_api::parse_duration;
-use crate::health::{Health, SeriesPoint, TargetStatus};
+use crate::health::{health_name, Health, SeriesPoint, TargetStatus};
 
 /// Most points a page's chart shows: enough for a smooth line, few enough for one
 /// hover target per step.
@@ -81,20 +81,12 @@ fn rfc3339(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-fn target_health(up: Option<bool>) -> &'static str {
-    match up {
-        Some(true) => "up",
-        Some(false) => "down",
-        None => "unknown",
-    }
-}
-
 fn target_row(status: TargetStatus) -> TargetRow {
     TargetRow {
         service: status.key.service,
         instance: status.key.instance,
         url: status.url,
-        health: target_health(status.up).to_owned(),
+        health: health_name(status.up).to_owned(),
         last_scrape: status
             .last_scrape
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
@@ -104,7 +96,7 @@ fn target_row(status: TargetStatus) -> TargetRow {
         last_error: status.last_error.unwrap_or_default(),
         probe: match (&status.health_url, &status.probe) {
             (None, _) => String::new(),
-            (Some(_), probe) => target_health(probe.as_ref().map(|p| p.up)).to_owned(),
+            (Some(_), probe) => health_name(probe.as_ref().map(|p| p.up)).to_owned(),
         },
         probe_error: status.probe.and_then(|p| p.error).unwrap_or_default(),
         request_metrics: status.coverage.mapping.unwrap_or_default(),
@@ -191,13 +183,13 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
                     InstanceHealthRow {
                         instance: instance.instance.clone(),
                         figures: figures(&instance.figures),
-                        target: target_health(target.and_then(|t| t.up)).to_owned(),
+                        target: health_name(target.and_then(|t| t.up)).to_owned(),
                         last_error: target
                             .and_then(|t| t.last_error.clone())
                             .unwrap_or_default(),
                         probe: target
                             .and_then(|t| t.probe.as_ref())
-                            .map(|p| target_health(Some(p.up)).to_owned())
+                            .map(|p| health_name(Some(p.up)).to_owned())
                             .unwrap_or_default(),
                     }
                 })
