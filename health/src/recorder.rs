@@ -182,10 +182,16 @@ impl Recorder {
     /// over every instance); by start, the open bucket last.
     pub fn recent(&self, service: &str, instance: &str, from: i64) -> Vec<BucketRow> {
         let mut rows: BTreeMap<i64, BucketRow> = BTreeMap::new();
-        let tracks = self.tracks.iter().filter(|(key, _)| {
-            (service.is_empty() || key.service == service)
-                && (instance.is_empty() || key.instance == instance)
-        });
+        // Keys order by service first: one service's tracks are one range.
+        let first = InstanceKey {
+            service: service.to_owned(),
+            instance: String::new(),
+        };
+        let tracks = self
+            .tracks
+            .range(first..)
+            .take_while(|(key, _)| service.is_empty() || key.service == service)
+            .filter(|(key, _)| instance.is_empty() || key.instance == instance);
         for (_, track) in tracks {
             for bucket in track.buckets.iter().filter(|bucket| bucket.start >= from) {
                 rows.entry(bucket.start)

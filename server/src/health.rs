@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use seam_collectors::prometheus::SourceEvent;
 use seam_collectors::scrape::{Probe, ScrapeConfig, ScrapeEvent, TargetSpec};
 use seam_health::{
-    BucketRow, Coverage, HealthReport, InstanceKey, Recorder, ServiceTopology, Thresholds,
+    BucketRow, Coverage, HealthReport, InstanceKey, Recorder, ServiceHealth, ServiceTopology,
+    Thresholds,
 };
 use seam_snapshot::Snapshot;
 use seam_store::SharedStore;
@@ -312,12 +313,36 @@ impl Health {
         self.lock().targets.values().cloned().collect()
     }
 
+    /// One service's health over the configured window, without building everyone's;
+    /// `None` when neither the catalog nor a target knows the name.
+    pub fn service_report(&self, snapshot: &Snapshot, name: &str) -> Option<ServiceHealth> {
+        let now = self.now();
+        let inner = self.lock();
+        let own = of_service(&inner.targets, name).map(|(key, _)| key);
+        let topology = topology(snapshot.service(name).into_iter(), own);
+        let mut report = HealthReport::build(
+            &inner.recorder,
+            &self.config.thresholds,
+            &topology,
+            now,
+            self.config.window_secs,
+        );
+        report.services.pop()
+    }
+
+    /// One service's targets, by instance.
+    pub fn service_targets(&self, name: &str) -> Vec<TargetStatus> {
+        of_service(&self.lock().targets, name)
+            .map(|(_, status)| status.clone())
+            .collect()
+    }
+
     /// The health of everything over the configured window, for the catalog `snapshot`
     /// plus the services of static targets.
     pub fn report(&self, snapshot: &Snapshot) -> HealthReport {
         let now = self.now();
         let inner = self.lock();
-        let topology = topology(snapshot, inner.targets.keys());
+        let topology = topology(snapshot.services(), inner.targets.keys());
         HealthReport::build(
             &inner.recorder,
             &self.config.thresholds,
@@ -391,11 +416,10 @@ impl Health {
 /// The services to report on: the catalog's, with their instances keyed as the scraper
 /// keys them (base URLs), plus services only static targets name.
 fn topology<'a>(
-    snapshot: &Snapshot,
+    catalog: impl Iterator<Item = &'a seam_snapshot::ServiceView>,
     targets: impl Iterator<Item = &'a InstanceKey>,
 ) -> Vec<ServiceTopology> {
-    let mut services: BTreeMap<String, ServiceTopology> = snapshot
-        .services()
+    let mut services: BTreeMap<String, ServiceTopology> = catalog
         .map(|view| {
             let manifest = &view.manifest;
             (
@@ -427,6 +451,19 @@ fn topology<'a>(
         }
     }
     services.into_values().collect()
+}
+
+/// The entries of one service in a map keyed by instance (service first in the order).
+fn of_service<'a, V>(
+    map: &'a BTreeMap<InstanceKey, V>,
+    service: &'a str,
+) -> impl Iterator<Item = (&'a InstanceKey, &'a V)> {
+    let first = InstanceKey {
+        service: service.to_owned(),
+        instance: String::new(),
+    };
+    map.range(first..)
+        .take_while(move |(key, _)| key.service == service)
 }
 
 /// Which of the standard request metrics a service exposes, from its targets' last

@@ -390,8 +390,10 @@ async fn service_health(
     params: Result<Query<SeriesParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ServiceHealthJson>, ApiError> {
     let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
-    let report = state.health.report(&state.catalog.snapshot());
-    let Some(service) = report.services.iter().find(|s| s.name == name) else {
+    let Some(service) = state
+        .health
+        .service_report(&state.catalog.snapshot(), &name)
+    else {
         return Err(ApiError::NotFound { name });
     };
     let current = match params.instance.as_deref() {

@@ -161,8 +161,7 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
         let health = self.health.clone();
         let catalog = self.catalog.clone();
         Box::pin(async move {
-            let report = health.report(&catalog.snapshot());
-            let Some(service) = report.services.iter().find(|s| s.name == name) else {
+            let Some(service) = health.service_report(&catalog.snapshot(), &name) else {
                 return Ok(None);
             };
             let window_secs = parse_duration(&window)
@@ -172,7 +171,7 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
                 .series(catalog.store(), &name, "", window_secs, step)
                 .await
                 .map_err(|err| err.to_string())?;
-            let targets = health.targets();
+            let targets = health.service_targets(&name);
             let instances = service
                 .instances
                 .iter()
