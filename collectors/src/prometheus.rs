@@ -447,68 +447,59 @@ pub async fn run(
             _ = ticker.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        match client.targets().await {
-            Ok(targets) => {
-                if events.send(SourceEvent::Targets(targets)).await.is_err() {
-                    return;
-                }
-            }
-            Err(err) => {
-                if events
-                    .send(SourceEvent::Failed(err.to_string()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                continue;
-            }
-        }
         let to = (now() - lag).div_euclid(step) * step;
-        if to <= done {
-            continue;
-        }
-        // At most an hour of buckets per round, so a long outage catches up in steps.
-        let to = to.min(done + 3600.max(step));
-        let round = async {
-            let up = client.up(done, to, step).await?;
-            let buckets = client.buckets(done, to, step).await?;
-            Ok::<_, QueryError>((up, buckets))
-        };
-        match round.await {
-            Ok((up, buckets)) => {
-                let mut keys: Vec<&(InstanceKey, i64)> = up.keys().chain(buckets.keys()).collect();
-                keys.sort_by_key(|(key, start)| (*start, key.clone()));
-                keys.dedup();
-                for (key, start) in keys {
-                    let (stats, mapping) = buckets
-                        .get(&(key.clone(), *start))
-                        .map(|(stats, mapping)| (stats.clone(), Some(mapping.clone())))
-                        .unwrap_or_default();
-                    let event = SourceEvent::Bucket {
-                        key: key.clone(),
-                        start: *start,
-                        up: up.get(&(key.clone(), *start)).copied(),
-                        stats,
-                        mapping,
-                    };
-                    if events.send(event).await.is_err() {
-                        return;
-                    }
-                }
-                done = to;
-            }
-            Err(err) => {
-                if events
-                    .send(SourceEvent::Failed(err.to_string()))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
+        for event in round(&client, &mut done, to, step).await {
+            if events.send(event).await.is_err() {
+                return;
             }
         }
     }
+}
+
+/// One round: Prometheus's targets, then the buckets that closed since `done` (at most
+/// an hour of them, so a long outage catches up in steps), in time order. A failure is
+/// one `Failed` event; the buckets are asked again next round.
+async fn round(client: &PromClient, done: &mut i64, to: i64, step: i64) -> Vec<SourceEvent> {
+    let mut out = Vec::new();
+    match client.targets().await {
+        Ok(targets) => out.push(SourceEvent::Targets(targets)),
+        Err(err) => {
+            out.push(SourceEvent::Failed(err.to_string()));
+            return out;
+        }
+    }
+    if to <= *done {
+        return out;
+    }
+    let to = to.min(*done + 3600.max(step));
+    let figures = async {
+        let up = client.up(*done, to, step).await?;
+        let buckets = client.buckets(*done, to, step).await?;
+        Ok::<_, QueryError>((up, buckets))
+    };
+    match figures.await {
+        Ok((up, buckets)) => {
+            let mut keys: Vec<&(InstanceKey, i64)> = up.keys().chain(buckets.keys()).collect();
+            keys.sort_by_key(|(key, start)| (*start, key.clone()));
+            keys.dedup();
+            for (key, start) in keys {
+                let (stats, mapping) = buckets
+                    .get(&(key.clone(), *start))
+                    .map(|(stats, mapping)| (stats.clone(), Some(mapping.clone())))
+                    .unwrap_or_default();
+                out.push(SourceEvent::Bucket {
+                    key: key.clone(),
+                    start: *start,
+                    up: up.get(&(key.clone(), *start)).copied(),
+                    stats,
+                    mapping,
+                });
+            }
+            *done = to;
+        }
+        Err(err) => out.push(SourceEvent::Failed(err.to_string())),
+    }
+    out
 }
 
 #[cfg(test)]

@@ -153,6 +153,19 @@ impl Recorder {
         self.tracks.remove(key);
     }
 
+    /// Forgets the instances with no bucket since `before` that `keep` does not name:
+    /// what a source stopped reporting without saying so (the Prometheus source has no
+    /// "removed" event), so memory stays bounded by the live instances.
+    pub fn forget_idle(&mut self, before: i64, keep: impl Fn(&InstanceKey) -> bool) {
+        self.tracks.retain(|key, track| {
+            keep(key)
+                || track
+                    .buckets
+                    .back()
+                    .is_some_and(|last| last.start >= before)
+        });
+    }
+
     /// The last scrape and probe results of an instance.
     pub fn checks(&self, key: &InstanceKey) -> (Option<Check>, Option<Check>) {
         self.tracks
@@ -332,6 +345,18 @@ mod tests {
             .map(|r| r.stats.requests)
             .collect();
         assert_eq!(all, vec![3.0, 12.0]);
+    }
+
+    #[test]
+    fn idle_instances_are_forgotten_unless_kept() {
+        let mut recorder = Recorder::new(60, 10);
+        recorder.record_scrape(&key("pay", "old"), 0, true, &requests(1.0));
+        recorder.record_scrape(&key("pay", "kept"), 0, true, &requests(1.0));
+        recorder.record_scrape(&key("pay", "new"), 600, true, &requests(1.0));
+        recorder.forget_idle(300, |key| key.instance == "kept");
+        assert_eq!(recorder.checks(&key("pay", "old")), (None, None));
+        assert!(recorder.checks(&key("pay", "kept")).0.is_some());
+        assert!(recorder.checks(&key("pay", "new")).0.is_some());
     }
 
     #[test]

@@ -367,6 +367,13 @@ impl Health {
             let mut inner = self.lock();
             let mut batch = std::mem::take(&mut inner.unwritten);
             batch.extend(inner.recorder.take_closed(now));
+            // Their closed buckets are in the batch: instances no target names any more
+            // and idle for the memory's length go.
+            let Inner {
+                recorder, targets, ..
+            } = &mut *inner;
+            let horizon = now - recorder.memory_seconds();
+            recorder.forget_idle(horizon, |key| targets.contains_key(key));
             batch
         };
         if batch.is_empty() {
