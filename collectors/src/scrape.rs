@@ -114,6 +114,8 @@ pub enum ScrapeConfigError {
         what: &'static str,
         value: f64,
     },
+    #[error("collectors.scrape{at}.red {name:?}: `requests` must name a metric and `duration_scale` be a positive number")]
+    Mapping { at: String, name: String },
 }
 
 impl ScrapeConfig {
@@ -128,8 +130,23 @@ impl ScrapeConfig {
         };
         check(String::new(), "interval_secs", self.interval_secs)?;
         check(String::new(), "timeout_secs", self.timeout_secs)?;
+        let mappings = |at: &str, red: &[RedMetric]| {
+            for metric in red {
+                if metric.requests.is_empty()
+                    || !(metric.duration_scale.is_finite() && metric.duration_scale > 0.0)
+                {
+                    return Err(ScrapeConfigError::Mapping {
+                        at: at.to_owned(),
+                        name: metric.name.clone(),
+                    });
+                }
+            }
+            Ok(())
+        };
+        mappings("", &self.red)?;
         for (name, service) in &self.services {
             let at = format!(".services.{name}");
+            mappings(&at, &service.red)?;
             if let Some(value) = service.interval_secs {
                 check(at.clone(), "interval_secs", value)?;
             }

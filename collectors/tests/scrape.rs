@@ -429,4 +429,13 @@ fn timeouts_never_exceed_the_interval_and_jitter_stays_within_it() {
         .to_string()
         .contains("interval_secs"));
     assert!(toml::from_str::<ScrapeConfig>("intervall_secs = 1").is_err());
+    let scale: ScrapeConfig = toml::from_str(
+        "[services.pay]\n[[services.pay.red]]\nname = \"x\"\nrequests = \"x_total\"\nduration_scale = -1.0\n",
+    )
+    .unwrap();
+    let err = scale.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("services.pay.red") && err.contains("duration_scale"),
+        "{err}"
+    );
 }

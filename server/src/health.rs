@@ -297,15 +297,18 @@ impl Health {
 
     /// Sets the targets-by-health gauges; called when a target's health changes.
     fn count_targets(&self, inner: &Inner) {
-        let (mut up, mut down, mut unknown) = (0, 0, 0);
-        for status in inner.targets.values() {
-            match status.up {
-                Some(true) => up += 1,
-                Some(false) => down += 1,
-                None => unknown += 1,
-            }
-        }
+        let (up, down, unknown) = target_counts(inner.targets.values());
         self.metrics.scrape_targets(up, down, unknown);
+    }
+
+    /// How many targets are up, down and not scraped yet.
+    pub fn target_counts(&self) -> (i64, i64, i64) {
+        target_counts(self.lock().targets.values())
+    }
+
+    /// The standard metrics of every service with a target scraped up.
+    pub fn standard_metrics(&self) -> BTreeMap<String, StandardMetrics> {
+        standard_metrics(self.lock().targets.values())
     }
 
     /// Every target's status, ordered by service and instance.
@@ -460,6 +463,18 @@ fn topology<'a>(
     services.into_values().collect()
 }
 
+fn target_counts<'a>(targets: impl Iterator<Item = &'a TargetStatus>) -> (i64, i64, i64) {
+    let (mut up, mut down, mut unknown) = (0, 0, 0);
+    for status in targets {
+        match status.up {
+            Some(true) => up += 1,
+            Some(false) => down += 1,
+            None => unknown += 1,
+        }
+    }
+    (up, down, unknown)
+}
+
 /// The entries of one service in a map keyed by instance (service first in the order).
 fn of_service<'a, V>(
     map: &'a BTreeMap<InstanceKey, V>,
@@ -487,9 +502,11 @@ pub struct StandardMetrics {
 
 /// The standard metrics of every service with a target scraped successfully; a service
 /// whose targets were never scraped up is absent (nothing is known yet).
-pub fn standard_metrics(targets: &[TargetStatus]) -> BTreeMap<String, StandardMetrics> {
+pub fn standard_metrics<'a>(
+    targets: impl IntoIterator<Item = &'a TargetStatus>,
+) -> BTreeMap<String, StandardMetrics> {
     let mut by_service: BTreeMap<String, StandardMetrics> = BTreeMap::new();
-    for target in targets.iter().filter(|t| t.up == Some(true)) {
+    for target in targets.into_iter().filter(|t| t.up == Some(true)) {
         let coverage = &target.coverage;
         let lacks = match &coverage.mapping {
             None => vec!["request_count", "status", "duration"],

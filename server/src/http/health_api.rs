@@ -247,7 +247,7 @@ async fn system_health(
     let report: HealthReport = state.health.report(&state.catalog.snapshot());
     let services = report.services_worst_first();
     let total = services.len();
-    let standard = crate::health::standard_metrics(&state.health.targets());
+    let standard = state.health.standard_metrics();
     Ok(Json(SystemHealthJson {
         at: rfc3339(report.at),
         window_seconds: report.window_seconds,

@@ -113,7 +113,7 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
             .iter()
             .map(point)
             .collect();
-        let targets = self.health.targets();
+        let (up, down, unknown) = self.health.target_counts();
         HealthOverview {
             at: rfc3339(report.at),
             window_seconds: report.window_seconds,
@@ -142,9 +142,9 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
                 .collect(),
             services_total: services.len(),
             series,
-            targets_up: targets.iter().filter(|t| t.up == Some(true)).count(),
-            targets_down: targets.iter().filter(|t| t.up == Some(false)).count(),
-            targets_unknown: targets.iter().filter(|t| t.up.is_none()).count(),
+            targets_up: up as usize,
+            targets_down: down as usize,
+            targets_unknown: unknown as usize,
             scraping: self.scraping,
         }
     }
