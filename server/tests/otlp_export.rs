@@ -2,13 +2,14 @@
 //!
 //! A separate test binary, because it installs the process-wide tracing subscriber.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use seam_server::config::{Config, LogFormat};
+use seam_server::config::LogFormat;
 
 #[derive(Default, Clone)]
 struct Received(Arc<Mutex<Vec<(String, Bytes)>>>);
@@ -37,22 +38,9 @@ async fn spans_reach_the_configured_otlp_endpoint() {
     tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
 
     let telemetry = seam_server::telemetry::init("warn", LogFormat::Text, Some(&endpoint)).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let config = Config {
-        data_dir: data.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: None,
-        log_level: "warn".into(),
-        log_format: LogFormat::Text,
-        otlp_endpoint: Some(endpoint),
-        site_root: PathBuf::from("target/site"),
-        api_tokens: Vec::new(),
-        read_tokens: Vec::new(),
-        collectors: Default::default(),
-        outbound: Default::default(),
-        health: Default::default(),
-    };
-    let running = seam_server::start(&config).await.unwrap();
+    let server =
+        common::TestServer::start_with(|config| config.otlp_endpoint = Some(endpoint)).await;
+    let running = server.running;
     let status = reqwest::get(format!("http://{}/healthz", running.addr))
         .await
         .unwrap()

@@ -244,6 +244,12 @@ fn services(list: &[ServiceManifest]) -> Catalog {
     }
 }
 
+/// Every stored entity of one kind.
+async fn entities_of(store: &SharedStore, kind: &str) -> Vec<seam_store::EntityRecord> {
+    let all = store.all_entities().await.unwrap();
+    all.into_iter().filter(|e| e.kind == kind).collect()
+}
+
 /// The (kind, name) of every deletion among `changes`.
 fn deleted(changes: &[seam_store::Change]) -> Vec<(&'static str, String)> {
     changes
@@ -646,13 +652,7 @@ async fn manifests(store: &SharedStore) {
     assert_eq!(orders.registered_at, t1);
     assert_eq!(orders.manifest().unwrap(), bumped.services[0]);
 
-    let teams: Vec<_> = store
-        .all_entities()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == "team")
-        .collect();
+    let teams = entities_of(store, "team").await;
     assert_eq!(teams.len(), 1);
     assert_eq!(teams[0].name, "team-shop");
     let mut described = bumped.clone();
@@ -662,13 +662,7 @@ async fn manifests(store: &SharedStore) {
         changes.last().map(|c| (c.kind, c.change)),
         Some(("team", ChangeKind::Updated))
     );
-    let teams: Vec<_> = store
-        .all_entities()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == "team")
-        .collect();
+    let teams = entities_of(store, "team").await;
     assert!(teams[0].spec.contains("sells things"), "{}", teams[0].spec);
 
     // Deleting closes the current revision; registering again continues the history.
