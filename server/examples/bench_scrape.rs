@@ -661,6 +661,11 @@ async fn get_text(client: &reqwest::Client, url: &str) -> anyhow::Result<String>
     Ok(response.text().await?)
 }
 
+async fn get_json(client: &reqwest::Client, url: &str) -> anyhow::Result<serde_json::Value> {
+    let response = client.get(url).send().await?.error_for_status()?;
+    Ok(response.json().await?)
+}
+
 async fn run_seam(args: &Args, farm: &Farm, tick: f64) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let base = format!("http://127.0.0.1:{}", free_port()?);
@@ -700,13 +705,7 @@ async fn run_seam(args: &Args, farm: &Farm, tick: f64) -> anyhow::Result<Figures
         Duration::from_secs(args.interval) + START_TIMEOUT,
         || async {
             let url = format!("{base}/api/v1/targets?health=up&limit=1");
-            let body: serde_json::Value = client
-                .get(&url)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
+            let body = get_json(&client, &url).await?;
             Ok(body["total"].as_u64() == Some(targets as u64))
         },
     )
@@ -767,13 +766,7 @@ async fn run_prometheus(args: &Args, farm: &Farm, tick: f64) -> anyhow::Result<F
             Duration::from_secs(args.interval) + START_TIMEOUT,
             || async {
                 let url = format!("{base}/api/v1/targets?state=active");
-                let body: serde_json::Value = client
-                    .get(&url)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
+                let body = get_json(&client, &url).await?;
                 let up = body["data"]["activeTargets"]
                     .as_array()
                     .map_or(0, |active| {
