@@ -47,6 +47,9 @@ pub struct PrometheusConfig {
     pub red: Vec<RedMetric>,
 }
 
+/// Longest service or instance label Seam takes from Prometheus.
+pub const MAX_NAME_BYTES: usize = 256;
+
 fn default_service_labels() -> Vec<String> {
     vec!["service".to_owned(), "job".to_owned()]
 }
@@ -273,19 +276,18 @@ impl PromClient {
         Ok(data
             .active
             .into_iter()
-            .map(|target| PromTarget {
-                key: InstanceKey {
-                    service: service_of(&self.config.service_labels, &target.labels),
-                    instance: target.labels.get("instance").cloned().unwrap_or_default(),
-                },
-                url: target.scrape_url,
-                health: match target.health.as_str() {
-                    "up" | "down" => target.health,
-                    _ => "unknown".to_owned(),
-                },
-                last_scrape: target.last_scrape.filter(|t| !t.starts_with("0001-")),
-                duration_seconds: target.last_scrape_duration,
-                last_error: target.last_error.filter(|e| !e.is_empty()),
+            .filter_map(|target| {
+                Some(PromTarget {
+                    key: self.key(&target.labels)?,
+                    url: target.scrape_url,
+                    health: match target.health.as_str() {
+                        "up" | "down" => target.health,
+                        _ => "unknown".to_owned(),
+                    },
+                    last_scrape: target.last_scrape.filter(|t| !t.starts_with("0001-")),
+                    duration_seconds: target.last_scrape_duration,
+                    last_error: target.last_error.filter(|e| !e.is_empty()),
+                })
             })
             .collect())
     }
@@ -316,8 +318,11 @@ impl PromClient {
                     .iter()
                     .find_map(|label| labels.get(label).filter(|v| !v.is_empty()))
                     .map_or(Outcome::Ok, |status| metric.status.outcome(status));
+                let Some(key) = self.key(&labels) else {
+                    continue;
+                };
                 for (at, value) in values {
-                    let entry = stats.entry((self.key(&labels), at - step)).or_default();
+                    let entry = stats.entry((key.clone(), at - step)).or_default();
                     entry.requests += value;
                     match outcome {
                         Outcome::Ok => {}
@@ -331,11 +336,14 @@ impl PromClient {
                 let buckets =
                     format!("sum by ({by_le}) (rate({duration}_bucket[{window}s])) * {step}");
                 for (labels, values) in self.query_range(&buckets, from + step, to, step).await? {
-                    let Some(le) = labels.get("le").and_then(|le| parse_value(le)) else {
+                    let (Some(le), Some(key)) = (
+                        labels.get("le").and_then(|le| parse_value(le)),
+                        self.key(&labels),
+                    ) else {
                         continue;
                     };
                     for (at, value) in values {
-                        if let Some(entry) = stats.get_mut(&(self.key(&labels), at - step)) {
+                        if let Some(entry) = stats.get_mut(&(key.clone(), at - step)) {
                             entry.add_bucket(le * metric.duration_scale, value);
                             if le == f64::INFINITY {
                                 entry.duration_count += value;
@@ -345,8 +353,11 @@ impl PromClient {
                 }
                 let sums = format!("sum by ({by}) (rate({duration}_sum[{window}s])) * {step}");
                 for (labels, values) in self.query_range(&sums, from + step, to, step).await? {
+                    let Some(key) = self.key(&labels) else {
+                        continue;
+                    };
                     for (at, value) in values {
-                        if let Some(entry) = stats.get_mut(&(self.key(&labels), at - step)) {
+                        if let Some(entry) = stats.get_mut(&(key.clone(), at - step)) {
                             entry.duration_sum_seconds += value * metric.duration_scale;
                         }
                     }
@@ -375,8 +386,11 @@ impl PromClient {
             .query_range(&format!("max by ({by}) (up)"), from + step, to, step)
             .await?
         {
+            let Some(key) = self.key(&labels) else {
+                continue;
+            };
             for (at, value) in values {
-                up.insert((self.key(&labels), at - step), value >= 1.0);
+                up.insert((key.clone(), at - step), value >= 1.0);
             }
         }
         Ok(up)
@@ -394,11 +408,14 @@ impl PromClient {
         labels.join(", ")
     }
 
-    fn key(&self, labels: &BTreeMap<String, String>) -> InstanceKey {
-        InstanceKey {
-            service: service_of(&self.config.service_labels, labels),
-            instance: labels.get("instance").cloned().unwrap_or_default(),
-        }
+    /// The instance a series or target belongs to; `None` (left out) without a service
+    /// label, or with a service or instance longer than [`MAX_NAME_BYTES`]: what another
+    /// system sends becomes Seam's keys, so it is bounded like any input.
+    fn key(&self, labels: &BTreeMap<String, String>) -> Option<InstanceKey> {
+        let service = service_of(&self.config.service_labels, labels);
+        let instance = labels.get("instance").cloned().unwrap_or_default();
+        (!service.is_empty() && service.len() <= MAX_NAME_BYTES && instance.len() <= MAX_NAME_BYTES)
+            .then_some(InstanceKey { service, instance })
     }
 }
 
@@ -512,6 +529,29 @@ mod tests {
         assert_eq!(config.service_labels, ["service", "job"]);
         assert_eq!(config.rate_window_secs, 60);
         assert!(toml::from_str::<PrometheusConfig>("url = \"x\"\nquery = 1").is_err());
+    }
+
+    #[test]
+    fn series_without_a_service_or_with_huge_names_are_left_out() {
+        let client = PromClient::new(
+            toml::from_str("url = \"http://127.0.0.1:9090\"").unwrap(),
+            OutboundPolicy::default(),
+        )
+        .unwrap();
+        let labels = |pairs: &[(&str, String)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect()
+        };
+        let ok = labels(&[("job", "pay".into()), ("instance", "10.0.0.1:80".into())]);
+        assert_eq!(client.key(&ok).unwrap().service, "pay");
+        assert_eq!(
+            client.key(&labels(&[("instance", "10.0.0.1:80".into())])),
+            None
+        );
+        let huge = labels(&[("job", "x".repeat(MAX_NAME_BYTES + 1))]);
+        assert_eq!(client.key(&huge), None);
     }
 
     #[test]
