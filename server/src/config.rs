@@ -178,6 +178,13 @@ impl Config {
                 )));
             }
         }
+        // The window is held in memory per instance: a day at most keeps that bounded.
+        if health.window_secs > 86_400 {
+            return Err(ConfigError::Invalid(format!(
+                "health.window_secs must be at most 86400 (a day), not {}",
+                health.window_secs
+            )));
+        }
         if health.downsample_after_hours < 2 {
             return Err(ConfigError::Invalid(format!(
                 "health.downsample_after_hours must be at least 2, not {}",
@@ -306,6 +313,28 @@ mod tests {
         assert!(err.contains(&file.path().display().to_string()), "{err}");
         assert!(err.contains("line 2"), "{err}");
         assert!(err.contains("unknown field `listen_port`"), "{err}");
+    }
+
+    #[test]
+    fn health_settings_are_bounded() {
+        for (text, key) in [
+            ("[health]\nwindow_secs = 864000\n", "window_secs"),
+            ("[health]\nbucket_secs = 7\n", "bucket_secs"),
+            (
+                "[health]\ndownsample_after_hours = 1\n",
+                "downsample_after_hours",
+            ),
+            ("[health]\nretention_days = 0\n", "retention_days"),
+        ] {
+            let file = write(text);
+            let err = Config::resolve(ServeArgs {
+                config: Some(file.path().to_owned()),
+                ..ServeArgs::default()
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

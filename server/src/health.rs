@@ -26,7 +26,8 @@ use crate::metrics::{Metrics, ScrapeCompleted};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
-    /// Seconds of recent traffic the current state is computed over.
+    /// Seconds of recent traffic the current state is computed over (at most a day: the
+    /// window is held in memory per instance).
     pub window_secs: i64,
     /// Size of a stored bucket in seconds: a minute; smaller only for tests and demos.
     pub bucket_secs: i64,
