@@ -254,6 +254,20 @@ impl OutboundPolicy {
     }
 }
 
+/// An error and its causes as one message: an HTTP client's own message is only the
+/// outermost ("error sending request"), the reason (refused, timed out, a policy) is in
+/// its sources.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
 /// Resolves names with the system resolver and keeps only the addresses the policy
 /// allows; a name with none left fails to resolve, with the reason.
 struct PolicyResolver {
@@ -350,18 +364,6 @@ mod tests {
         .is_err());
     }
 
-    /// The error and its sources, as one message.
-    fn chain(err: &dyn std::error::Error) -> String {
-        let mut text = err.to_string();
-        let mut source = err.source();
-        while let Some(inner) = source {
-            text.push_str(": ");
-            text.push_str(&inner.to_string());
-            source = inner.source();
-        }
-        text
-    }
-
     #[tokio::test]
     async fn names_resolving_to_refused_addresses_and_redirects_there_fail() {
         // A loopback server that redirects to the metadata address.
@@ -382,7 +384,7 @@ mod tests {
             .unwrap_err();
         assert!(err.is_redirect(), "{err:?}");
         assert!(
-            chain(&err).contains("refused by the outbound policy"),
+            error_chain(&err).contains("refused by the outbound policy"),
             "{err:?}"
         );
         // `localhost` resolves, but only to addresses a deny list can refuse.
@@ -397,7 +399,7 @@ mod tests {
             .unwrap_err();
         assert!(err.is_connect() || err.is_request(), "{err:?}");
         assert!(
-            chain(&err).contains("refused by the outbound policy"),
+            error_chain(&err).contains("refused by the outbound policy"),
             "{err:?}"
         );
     }

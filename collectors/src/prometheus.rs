@@ -191,14 +191,14 @@ impl PromClient {
             .get(url)
             .send()
             .await
-            .map_err(|err| QueryError::Request(err.to_string()))?;
+            .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?;
         let status = response.status();
         let limit = self.config.body_size_limit_bytes;
         let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|err| QueryError::Request(err.to_string()))?
+            .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?
         {
             if body.len() + chunk.len() > limit {
                 return Err(QueryError::TooLarge(limit));

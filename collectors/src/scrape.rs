@@ -591,16 +591,8 @@ async fn fetch(
     Ok((body, format))
 }
 
-/// Tells the whole chain of causes: reqwest's own message is only the outermost.
 fn request_error(err: reqwest::Error) -> ScrapeError {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    ScrapeError::Request(message)
+    ScrapeError::Request(crate::outbound::error_chain(&err))
 }
 
 /// Parses a whole exposition under the limits, feeding the request series to `matcher`;
