@@ -1,7 +1,8 @@
 //! The observed call graph as spans arrive: client and server halves paired in a bounded
 //! store sharded by trace id, edges and span-derived request statistics counted in
 //! buckets of time, calls per parent request worked out when a trace goes quiet, and the
-//! counts that tell broken trace-context propagation.
+//! counts that tell broken trace-context propagation. (Request statistics per service
+//! from server spans are [`crate::request_stats`], per batch.)
 //!
 //! The servicegraph connector of the OpenTelemetry Collector is the model: a client
 //! (producer) span and the server (consumer) span whose parent it is make an edge; a
@@ -14,8 +15,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-use seam_health::RequestStats;
 
 use crate::edge::{EdgeAcc, EdgeKey, EdgeRow, EdgeStats, Mode, NodeKind, USER_NODE};
 use crate::span::{Resource, Span, SpanId, SpanKind, TraceId};
@@ -123,29 +122,10 @@ impl Propagation {
     }
 }
 
-/// Request statistics of one instance of a service from its server spans, over one
-/// bucket: what the spanmetrics connector derives, for fleets without `/metrics`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServiceRow {
-    pub start: i64,
-    pub service: String,
-    /// `service.instance.id`, empty when the resource has none.
-    pub instance: String,
-    pub stats: RequestStats,
-}
-
-/// Closed buckets, handed out once for storage.
-#[derive(Debug, Default)]
-pub struct Closed {
-    pub edges: Vec<EdgeRow>,
-    pub services: Vec<ServiceRow>,
-}
-
 /// Everything over a window of time, merged over the shards.
 #[derive(Debug, Default)]
 pub struct Window {
     pub edges: BTreeMap<EdgeKey, EdgeStats>,
-    pub services: BTreeMap<(String, String), RequestStats>,
     pub propagation: BTreeMap<String, Propagation>,
     /// Namespaces, versions and environments seen per service (resource attributes).
     pub resources: BTreeMap<String, Vec<Resource>>,
@@ -225,10 +205,10 @@ impl Graph {
         }
     }
 
-    /// Buckets that closed by `now` and were not handed out before.
-    pub fn take_closed(&self, now: i64) -> Closed {
+    /// Edges of the buckets that closed by `now` and were not handed out before,
+    /// ordered by bucket and key.
+    pub fn take_closed(&self, now: i64) -> Vec<EdgeRow> {
         let mut edges: HashMap<(i64, EdgeKey), EdgeAcc> = HashMap::new();
-        let mut services: HashMap<(i64, Arc<str>, Arc<str>), EdgeAcc> = HashMap::new();
         for i in 0..self.shards.len() {
             let mut shard = self.lock(i);
             shard.expire(now, &self.config);
@@ -242,42 +222,20 @@ impl Graph {
                 for (key, acc) in &minute.edges {
                     edges.entry((*start, key.clone())).or_default().merge(acc);
                 }
-                for ((service, instance), acc) in &minute.services {
-                    services
-                        .entry((*start, service.clone(), instance.clone()))
-                        .or_default()
-                        .merge(acc);
-                }
             }
             let open = now - now.rem_euclid(self.config.bucket_secs);
             shard.open_from = shard.open_from.max(open);
         }
-        let mut closed = Closed {
-            edges: edges
-                .into_iter()
-                .map(|((start, key), acc)| EdgeRow {
-                    start,
-                    key,
-                    stats: acc.stats(),
-                })
-                .collect(),
-            services: services
-                .into_iter()
-                .map(|((start, service, instance), acc)| ServiceRow {
-                    start,
-                    service: service.to_string(),
-                    instance: instance.to_string(),
-                    stats: acc.stats().calls,
-                })
-                .collect(),
-        };
-        closed
-            .edges
-            .sort_by(|a, b| (a.start, &a.key).cmp(&(b.start, &b.key)));
-        closed.services.sort_by(|a, b| {
-            (a.start, &a.service, &a.instance).cmp(&(b.start, &b.service, &b.instance))
-        });
-        closed
+        let mut rows: Vec<EdgeRow> = edges
+            .into_iter()
+            .map(|((start, key), acc)| EdgeRow {
+                start,
+                key,
+                stats: acc.stats(),
+            })
+            .collect();
+        rows.sort_by(|a, b| (a.start, &a.key).cmp(&(b.start, &b.key)));
+        rows
     }
 
     /// Everything in buckets that start within the last `seconds` before `now`.
@@ -289,7 +247,6 @@ impl Graph {
     pub fn window_where(&self, now: i64, seconds: i64, keep: impl Fn(&EdgeKey) -> bool) -> Window {
         let from = now - seconds;
         let mut edges: HashMap<EdgeKey, EdgeAcc> = HashMap::new();
-        let mut services: HashMap<(Arc<str>, Arc<str>), EdgeAcc> = HashMap::new();
         let mut window = Window::default();
         for i in 0..self.shards.len() {
             let shard = self.lock(i);
@@ -298,9 +255,6 @@ impl Graph {
                     if keep(key) {
                         edges.entry(key.clone()).or_default().merge(acc);
                     }
-                }
-                for (key, acc) in &minute.services {
-                    services.entry(key.clone()).or_default().merge(acc);
                 }
                 for (service, p) in &minute.propagation {
                     window
@@ -321,10 +275,6 @@ impl Graph {
             }
         }
         window.edges = edges.into_iter().map(|(k, acc)| (k, acc.stats())).collect();
-        window.services = services
-            .into_iter()
-            .map(|((s, i), acc)| ((s.to_string(), i.to_string()), acc.stats().calls))
-            .collect();
         for seen in window.resources.values_mut() {
             seen.sort_by(|a, b| {
                 (&a.namespace, &a.version, &a.environment, &a.instance).cmp(&(
@@ -413,7 +363,6 @@ enum Half {
 #[derive(Debug, Default)]
 struct Minute {
     edges: HashMap<EdgeKey, EdgeAcc>,
-    services: HashMap<(Arc<str>, Arc<str>), EdgeAcc>,
     propagation: HashMap<Arc<str>, Propagation>,
     resources: Vec<Resource>,
     /// Handed out for storage; later observations go to a later bucket.
@@ -469,10 +418,9 @@ impl Shard {
     fn span(&mut self, span: Span, now: i64, config: &GraphConfig) {
         self.counters.spans += 1;
         let minute = self.minute(now, config);
-        if !minute.resources.iter().any(|r| *r == *span.resource) {
-            if minute.resources.len() < 10_000 {
-                minute.resources.push((*span.resource).clone());
-            }
+        if minute.resources.len() < 10_000 && !minute.resources.iter().any(|r| *r == *span.resource)
+        {
+            minute.resources.push((*span.resource).clone());
         }
         let root = span.parent.is_none();
         let p = minute
@@ -497,18 +445,6 @@ impl Shard {
                 p.outgoing_roots += 1;
                 example(&mut p.outgoing_root_examples, span.trace_id);
             }
-        }
-        if span.kind.is_incoming() {
-            let instance = arc(&span.resource.instance);
-            let acc = minute
-                .services
-                .entry((span.resource.service.clone(), instance))
-                .or_default();
-            acc.call(
-                span.is_error(),
-                client_error(&span),
-                span.duration_seconds(),
-            );
         }
         match span.kind {
             SpanKind::Client | SpanKind::Producer => self.outgoing(span, now, config),

@@ -12,17 +12,19 @@ mod edge;
 mod graph;
 mod propagation;
 mod span;
+mod spanmetrics;
 
 pub use edge::{
     Distribution, EdgeKey, EdgeRow, EdgeStats, Mode, NodeKind, FAN_OUT_BOUNDS, LATENCY_BOUNDS,
     USER_NODE,
 };
-pub use graph::{Closed, Counters, Graph, GraphConfig, Propagation, ServiceRow, Window};
+pub use graph::{Counters, Graph, GraphConfig, Propagation, Window};
 pub use propagation::{propagation_findings, Broken, PropagationFinding};
 pub use span::{
     cut, Protocol, Resource, ResourceBuilder, Span, SpanBuilder, SpanHead, SpanId, SpanKind,
     TraceId, Value, GRPC_SERVER_ERRORS, MAX_SERVICE_BYTES, MAX_VALUE_BYTES,
 };
+pub use spanmetrics::request_stats;
 
 /// A trace id as lower-case hex, as W3C and OTLP/JSON write it.
 pub fn trace_hex(id: &TraceId) -> String {

@@ -327,21 +327,15 @@ impl SpanBuilder {
             "http.route" => self.http_route = value.text(),
             "url.template" => self.url_template = value.text(),
             "http.response.status_code" => self.http_status = value.int(),
-            "http.status_code" => {
-                if self.http_status.is_none() {
-                    self.http_status = value.int()
-                }
-            }
+            "http.status_code" if self.http_status.is_none() => self.http_status = value.int(),
             "rpc.system" | "rpc.system.name" => self.rpc_system = value.text(),
             "rpc.service" => self.rpc_service = value.text(),
             "rpc.method" => self.rpc_method = value.text(),
             "rpc.grpc.status_code" => self.grpc_status = value.int(),
-            "rpc.response.status_code" => {
-                if self.grpc_status.is_none() {
-                    self.grpc_status = match value {
-                        Value::Str(s) => grpc_code(s).or_else(|| s.parse().ok()),
-                        other => other.int(),
-                    }
+            "rpc.response.status_code" if self.grpc_status.is_none() => {
+                self.grpc_status = match value {
+                    Value::Str(s) => grpc_code(s).or_else(|| s.parse().ok()),
+                    other => other.int(),
                 }
             }
             "db.system.name" => self.db_system = value.text(),
@@ -358,11 +352,7 @@ impl SpanBuilder {
             "server.address" => self.server_address = value.text(),
             "net.peer.name" => set_if_none(&mut self.server_address, value.text()),
             "server.port" => self.server_port = value.int(),
-            "net.peer.port" => {
-                if self.server_port.is_none() {
-                    self.server_port = value.int()
-                }
-            }
+            "net.peer.port" if self.server_port.is_none() => self.server_port = value.int(),
             "network.peer.address" => self.network_peer = value.text(),
             "net.sock.peer.addr" => set_if_none(&mut self.network_peer, value.text()),
             _ => {}

@@ -265,22 +265,18 @@ fn closed_buckets_are_handed_out_once_and_later_calls_go_to_later_buckets() {
     let a = resource("a", "1");
     g.ingest(vec![s(&a, 1, 1, None, SpanKind::Server).span()], 1000);
     assert!(
-        g.take_closed(1019).edges.is_empty(),
+        g.take_closed(1019).is_empty(),
         "the bucket 960..1020 is open"
     );
     let closed = g.take_closed(1020);
-    assert_eq!(closed.edges.len(), 1);
-    assert_eq!(closed.edges[0].start, 960);
-    assert_eq!(closed.services.len(), 1);
-    assert!(g.take_closed(1100).edges.is_empty(), "once only");
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].start, 960);
+    assert!(g.take_closed(1100).is_empty(), "once only");
     // A late batch with an older clock reading lands in the open bucket.
     g.ingest(vec![s(&a, 2, 1, None, SpanKind::Server).span()], 1010);
     let later = g.take_closed(1140);
-    assert_eq!(later.edges.len(), 1);
-    assert_eq!(
-        later.edges[0].start, 1080,
-        "the bucket open at the last hand-out"
-    );
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].start, 1080, "the bucket open at the last hand-out");
 }
 
 #[test]
