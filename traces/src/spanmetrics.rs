@@ -9,14 +9,14 @@ use seam_health::RequestStats;
 use crate::edge::LATENCY_BOUNDS;
 use crate::span::Span;
 
+/// Latency counts per bucket of [`LATENCY_BOUNDS`], then `+Inf`.
+type Histogram = [f64; LATENCY_BOUNDS.len() + 1];
+
 /// Requests, errors (by FORMATS.md's rules), client errors (4xx) and a latency
 /// histogram of the server and consumer spans in `spans`, per service and
 /// `service.instance.id` (empty when the resource has none).
 pub fn request_stats(spans: &[Span]) -> BTreeMap<(Arc<str>, Arc<str>), RequestStats> {
-    let mut counts: BTreeMap<
-        (Arc<str>, Arc<str>),
-        (RequestStats, [f64; LATENCY_BOUNDS.len() + 1]),
-    > = BTreeMap::new();
+    let mut counts: BTreeMap<(Arc<str>, Arc<str>), (RequestStats, Histogram)> = BTreeMap::new();
     for span in spans.iter().filter(|span| span.kind.is_incoming()) {
         let key = (
             span.resource.service.clone(),
