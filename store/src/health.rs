@@ -81,7 +81,7 @@ pub(crate) fn encode_buckets(buckets: &[(f64, f64)]) -> String {
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned())
 }
 
-fn decode_buckets(text: &str) -> Result<Vec<(f64, f64)>, serde_json::Error> {
+pub(crate) fn decode_buckets(text: &str) -> Result<Vec<(f64, f64)>, serde_json::Error> {
     let pairs: Vec<(String, f64)> = serde_json::from_str(text)?;
     Ok(pairs
         .into_iter()

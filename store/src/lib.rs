@@ -7,6 +7,7 @@
 //!
 //! Database rows stay in this crate: callers get [`ServiceRecord`]s.
 
+mod edges;
 mod health;
 pub mod ingest;
 pub mod live;
@@ -22,7 +23,9 @@ use chrono::{DateTime, Utc};
 use seam_catalog::manifest::{Catalog, ServiceManifest};
 use seam_catalog::NewService;
 use seam_health::BucketRow;
+use seam_traces::EdgeRow;
 
+pub use edges::StoredEdge;
 pub use health::StoredBucket;
 pub use live::{CatalogEvent, LiveCatalog};
 pub use postgres::PostgresStore;
@@ -309,6 +312,28 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes every bucket that ended by `before`; returns how many.
     async fn prune_health(&self, before: i64) -> Result<u64, StoreError>;
+
+    /// Adds statistics of call-graph edges over buckets `seconds` long (closed minutes)
+    /// to what is stored, in one transaction; an edge written twice for the same bucket
+    /// (in one batch or in several) adds up: counts, sums and both histograms.
+    async fn write_edges(&self, seconds: i64, rows: &[EdgeRow]) -> Result<(), StoreError>;
+
+    /// Returns the stored edge buckets, minutes and hours, that start in `[from, to)`
+    /// (unix seconds); with `service`, only the edges it calls or is called over. Ordered
+    /// by start, then edge key, then bucket size.
+    async fn read_edges(
+        &self,
+        from: i64,
+        to: i64,
+        service: Option<&str>,
+    ) -> Result<Vec<StoredEdge>, StoreError>;
+
+    /// Sums the minute buckets of edges that ended by `before` into hour buckets and
+    /// removes them, in one transaction; returns how many minutes it folded.
+    async fn downsample_edges(&self, before: i64) -> Result<usize, StoreError>;
+
+    /// Removes every edge bucket that ended by `before`; returns how many.
+    async fn prune_edges(&self, before: i64) -> Result<u64, StoreError>;
 }
 
 /// Shared handle to whichever store is configured.

@@ -3,6 +3,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
+use crate::edges::impl_edges;
 use crate::health::impl_health;
 use crate::queries::impl_store;
 use crate::{Backend, StoreError};
@@ -36,3 +37,10 @@ impl PostgresStore {
 
 impl_store!(PostgresStore, sqlx::Postgres, Backend::Postgres);
 impl_health!(PostgresStore, sqlx::Postgres);
+// Edge writers read before they write: an advisory lock, held to the end of the
+// transaction, makes replicas take turns so that none overwrites what another added.
+impl_edges!(
+    PostgresStore,
+    sqlx::Postgres,
+    Some("SELECT pg_advisory_xact_lock($1)")
+);

@@ -533,6 +533,31 @@ macro_rules! impl_store {
             async fn prune_health(&self, before: i64) -> Result<u64, $crate::StoreError> {
                 self.health_prune(before).await
             }
+
+            async fn write_edges(
+                &self,
+                seconds: i64,
+                rows: &[seam_traces::EdgeRow],
+            ) -> Result<(), $crate::StoreError> {
+                self.edges_write(seconds, rows).await
+            }
+
+            async fn read_edges(
+                &self,
+                from: i64,
+                to: i64,
+                service: Option<&str>,
+            ) -> Result<Vec<$crate::StoredEdge>, $crate::StoreError> {
+                self.edges_read(from, to, service).await
+            }
+
+            async fn downsample_edges(&self, before: i64) -> Result<usize, $crate::StoreError> {
+                self.edges_downsample(before).await
+            }
+
+            async fn prune_edges(&self, before: i64) -> Result<u64, $crate::StoreError> {
+                self.edges_prune(before).await
+            }
         }
     };
 }

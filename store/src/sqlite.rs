@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+use crate::edges::impl_edges;
 use crate::health::impl_health;
 use crate::queries::impl_store;
 use crate::{Backend, StoreError};
@@ -39,7 +40,7 @@ impl SqliteStore {
     /// Begins a transaction that writes. `BEGIN IMMEDIATE` takes the write lock up
     /// front: a deferred transaction that reads first and then writes cannot wait for
     /// another writer (SQLite answers "database is locked" at once), and Seam has several
-    /// (the catalog, the health buckets).
+    /// (the catalog, the health and edge buckets).
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
@@ -47,3 +48,5 @@ impl SqliteStore {
 
 impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
 impl_health!(SqliteStore, sqlx::Sqlite);
+// `BEGIN IMMEDIATE` already excludes other writers.
+impl_edges!(SqliteStore, sqlx::Sqlite, None);

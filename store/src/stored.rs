@@ -19,6 +19,8 @@ pub enum DecodeError {
     Json(#[from] serde_json::Error),
     #[error("stored format {found} is newer than this Seam reads (at most {MANIFEST_FORMAT})")]
     UnknownFormat { found: u64 },
+    #[error("unknown {column} {found:?}")]
+    Unknown { column: &'static str, found: String },
 }
 
 /// Encodes a manifest in the current stored format.

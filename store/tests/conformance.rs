@@ -15,7 +15,10 @@ use seam_catalog::manifest::{
 };
 use seam_catalog::ServiceDraft;
 use seam_snapshot::{ServiceFilter, SortKey};
-use seam_store::{Backend, ChangeKind, LiveCatalog, SharedStore, StoreError, Submission};
+use seam_store::{
+    Backend, ChangeKind, LiveCatalog, SharedStore, StoreError, StoredEdge, Submission,
+};
+use seam_traces::{Distribution, EdgeKey, EdgeRow, EdgeStats, Mode as EdgeMode, NodeKind};
 use sqlx::Connection;
 
 const API: Submission<'static> = Submission {
@@ -106,6 +109,7 @@ async fn suite(store: SharedStore, url: &str) {
     origins_and_history(&store, url).await;
     live(&store).await;
     health(&store).await;
+    edges(&store).await;
 }
 
 fn bucket(service: &str, instance: &str, start: i64, requests: f64) -> seam_health::BucketRow {
@@ -225,6 +229,301 @@ async fn health(store: &SharedStore) {
     while let Some(done) = writers.join_next().await {
         done.unwrap().expect("concurrent writers all succeed");
     }
+}
+
+fn edge_key(caller: (&str, NodeKind), callee: (&str, NodeKind)) -> EdgeKey {
+    EdgeKey {
+        caller: caller.0.into(),
+        caller_kind: caller.1,
+        callee: callee.0.into(),
+        callee_kind: callee.1,
+        caller_version: "".into(),
+        callee_version: "".into(),
+        environment: "".into(),
+        protocol: "".into(),
+        mode: EdgeMode::Sync,
+        operation: "".into(),
+    }
+}
+
+/// Statistics with every field set, none equal to another: `calls` calls.
+fn edge_stats(calls: f64) -> EdgeStats {
+    let mut latency = seam_health::RequestStats {
+        requests: calls,
+        errors: calls / 4.0,
+        client_errors: calls / 8.0,
+        duration_sum_seconds: calls * 0.125,
+        duration_count: calls - 1.0,
+        buckets: Vec::new(),
+    };
+    latency.add_bucket(0.1, calls * 0.5);
+    latency.add_bucket(1.0, calls * 0.75);
+    latency.add_bucket(f64::INFINITY, calls - 1.0);
+    EdgeStats {
+        calls: latency,
+        fan_out: Distribution {
+            count: calls / 2.0,
+            sum: calls,
+            buckets: vec![
+                (1.0, calls / 4.0),
+                (5.0, calls / 2.0 - 1.0),
+                (f64::INFINITY, calls / 2.0),
+            ],
+        },
+    }
+}
+
+fn times(stats: &EdgeStats, n: usize) -> EdgeStats {
+    let mut total = EdgeStats::default();
+    for _ in 0..n {
+        total.add(stats);
+    }
+    total
+}
+
+/// Call-graph edges: every field, unknowns, merging, filters, ranges, downsampling,
+/// retention, and writers at once.
+async fn edges(store: &SharedStore) {
+    let hour: i64 = 1_800_000 * 3600;
+    let full = EdgeRow {
+        start: hour,
+        key: EdgeKey {
+            caller_version: "1.4.0".into(),
+            callee_version: "2.0.1-rc.1".into(),
+            environment: "production".into(),
+            protocol: "grpc".into(),
+            operation: "payments.v1.Payments/Charge".into(),
+            ..edge_key(
+                ("checkout", NodeKind::Service),
+                ("payments", NodeKind::Service),
+            )
+        },
+        stats: edge_stats(20.0),
+    };
+    // What the spans did not say stays empty; a database called asynchronously.
+    let unknown = EdgeRow {
+        start: hour,
+        key: EdgeKey {
+            mode: EdgeMode::Async,
+            ..edge_key(
+                ("checkout", NodeKind::Service),
+                ("orders-db", NodeKind::Database),
+            )
+        },
+        stats: EdgeStats::default(),
+    };
+    let from_users = EdgeRow {
+        start: hour,
+        key: EdgeKey {
+            protocol: "http".into(),
+            operation: "GET /".into(),
+            ..edge_key(("user", NodeKind::User), ("frontend", NodeKind::Virtual))
+        },
+        stats: edge_stats(4.0),
+    };
+    let first = [from_users.clone(), full.clone(), unknown.clone()];
+    store.write_edges(60, &first).await.expect("write edges");
+    let read = store.read_edges(hour, hour + 60, None).await.unwrap();
+    let expected: Vec<StoredEdge> = [&unknown, &full, &from_users]
+        .into_iter()
+        .map(|row| StoredEdge {
+            seconds: 60,
+            row: row.clone(),
+        })
+        .collect();
+    assert_eq!(
+        read, expected,
+        "every field reads back as written, by start then key"
+    );
+
+    // Written again (a retried batch, a second replica, twice in one batch): adds up.
+    store
+        .write_edges(60, &[full.clone(), full.clone()])
+        .await
+        .unwrap();
+    let again = store
+        .read_edges(hour, hour + 60, Some("payments"))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].row.key, full.key);
+    assert_eq!(again[0].row.stats, times(&full.stats, 3));
+    assert_eq!(
+        again[0].row.stats.calls.buckets,
+        vec![(0.1, 30.0), (1.0, 45.0), (f64::INFINITY, 57.0)]
+    );
+
+    // Two hours of minutes of one edge, and a minute with more edges than a statement
+    // binds at once, written twice.
+    let minutes: Vec<EdgeRow> = (1..120)
+        .map(|m| EdgeRow {
+            start: hour + m * 60,
+            ..full.clone()
+        })
+        .collect();
+    store.write_edges(60, &minutes).await.unwrap();
+    let fan: Vec<EdgeRow> = (0..150)
+        .map(|i| EdgeRow {
+            start: hour + 60,
+            key: edge_key(
+                ("checkout", NodeKind::Service),
+                (&format!("callee-{i:03}"), NodeKind::Service),
+            ),
+            stats: edge_stats(2.0),
+        })
+        .collect();
+    store.write_edges(60, &fan).await.unwrap();
+    store.write_edges(60, &fan).await.unwrap();
+    let minute = store.read_edges(hour + 60, hour + 120, None).await.unwrap();
+    assert_eq!(minute.len(), 151);
+    assert!(minute[..150]
+        .iter()
+        .zip(&fan)
+        .all(|(read, written)| read.row.key == written.key
+            && read.row.stats == times(&written.stats, 2)));
+    assert_eq!(minute[150].row.key, full.key, "callee-… before payments");
+
+    // A service's edges, as caller or callee.
+    let callee = |rows: &[StoredEdge]| -> Vec<String> {
+        rows.iter().map(|e| e.row.key.callee.to_string()).collect()
+    };
+    let checkout = store
+        .read_edges(hour, hour + 60, Some("checkout"))
+        .await
+        .unwrap();
+    assert_eq!(callee(&checkout), ["orders-db", "payments"]);
+    let frontend = store
+        .read_edges(hour, hour + 60, Some("frontend"))
+        .await
+        .unwrap();
+    assert_eq!(callee(&frontend), ["frontend"]);
+    let users = store
+        .read_edges(hour, hour + 60, Some("user"))
+        .await
+        .unwrap();
+    assert_eq!(callee(&users), ["frontend"]);
+    assert!(store
+        .read_edges(hour, hour + 7200, Some("nobody"))
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Buckets that start in [from, to): the start included, the end not.
+    let range = store
+        .read_edges(hour + 120, hour + 300, Some("payments"))
+        .await
+        .unwrap();
+    let starts: Vec<i64> = range.iter().map(|e| e.row.start - hour).collect();
+    assert_eq!(starts, [120, 180, 240]);
+    assert!(store
+        .read_edges(hour + 60, hour + 60, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let all = store.read_edges(hour, hour + 7200, None).await.unwrap();
+    assert_eq!(all.len(), 3 + 150 + 119);
+    assert!(all
+        .windows(2)
+        .all(|w| (w[0].row.start, &w[0].row.key) < (w[1].row.start, &w[1].row.key)));
+
+    // Downsampling folds the first hour's minutes into hours, per edge; totals and
+    // histograms stay.
+    let folded = store.downsample_edges(hour + 3600).await.unwrap();
+    assert_eq!(folded, 3 + 150 + 59, "the minutes that ended by the cut");
+    let mixed = store
+        .read_edges(hour, hour + 7200, Some("payments"))
+        .await
+        .unwrap();
+    assert_eq!(mixed.len(), 61, "one hour and 60 minutes");
+    assert_eq!((mixed[0].seconds, mixed[0].row.start), (3600, hour));
+    assert_eq!(mixed[0].row.key, full.key, "every key field kept");
+    assert_eq!(mixed[0].row.stats, times(&full.stats, 3 + 59));
+    assert_eq!(
+        mixed[0].row.stats.fan_out.buckets,
+        vec![(1.0, 310.0), (5.0, 558.0), (f64::INFINITY, 620.0)]
+    );
+    assert!(mixed[1..]
+        .iter()
+        .all(|e| e.seconds == 60 && e.row.start >= hour + 3600));
+    let hours = store.read_edges(hour, hour + 3600, None).await.unwrap();
+    assert_eq!(hours.len(), 3 + 150);
+    assert!(hours
+        .iter()
+        .all(|e| e.seconds == 3600 && e.row.start == hour));
+    assert!(hours.contains(&StoredEdge {
+        seconds: 3600,
+        row: unknown.clone(),
+    }));
+    assert!(hours.contains(&StoredEdge {
+        seconds: 3600,
+        row: EdgeRow {
+            start: hour,
+            stats: times(&fan[7].stats, 2),
+            ..fan[7].clone()
+        },
+    }));
+    assert_eq!(
+        store.downsample_edges(hour + 3600).await.unwrap(),
+        0,
+        "done once"
+    );
+    // A late minute of a folded hour is added to the hour by the next downsampling.
+    store
+        .write_edges(
+            60,
+            &[EdgeRow {
+                start: hour + 600,
+                ..full.clone()
+            }],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.downsample_edges(hour + 3600).await.unwrap(), 1);
+    let hour_row = store
+        .read_edges(hour, hour + 60, Some("payments"))
+        .await
+        .unwrap();
+    assert_eq!(hour_row.len(), 1);
+    assert_eq!(hour_row[0].row.stats, times(&full.stats, 3 + 59 + 1));
+
+    // Retention removes what ended by the cut, and nothing after it.
+    let removed = store.prune_edges(hour + 3600).await.unwrap();
+    assert_eq!(removed, 3 + 150, "the hour buckets");
+    let left = store.read_edges(0, i64::MAX, None).await.unwrap();
+    assert_eq!(left.len(), 60);
+    assert!(left
+        .iter()
+        .all(|e| e.seconds == 60 && e.row.start >= hour + 3600));
+    assert_eq!(store.prune_edges(hour + 3600).await.unwrap(), 0);
+
+    // Writers at once (replicas, the catalog beside them): every write counts.
+    let busy = EdgeRow {
+        start: 0,
+        key: edge_key(("busy", NodeKind::Service), ("busier", NodeKind::Service)),
+        stats: edge_stats(8.0),
+    };
+    let mut writers = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let store = store.clone();
+        let busy = busy.clone();
+        writers.spawn(async move {
+            if i % 3 == 2 {
+                let now = Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap();
+                store
+                    .insert_service(&draft(&format!("edgy-{i}"), "1.0.0", "team-busy"), API, now)
+                    .await
+                    .map(|_| ())
+            } else {
+                store.write_edges(60, &[busy]).await
+            }
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done.unwrap().expect("concurrent writers all succeed");
+    }
+    let busy_read = store.read_edges(0, 60, Some("busy")).await.unwrap();
+    assert_eq!(busy_read.len(), 1);
+    assert_eq!(busy_read[0].row.stats, times(&busy.stats, 8));
 }
 
 fn from_file(path: &'static str) -> Submission<'static> {
