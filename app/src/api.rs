@@ -308,6 +308,21 @@ pub trait RuntimeHealth: Send + Sync {
                 + Send,
         >,
     >;
+    /// Every edge over `window`, observed and declared, and the propagation findings.
+    fn calls(
+        &self,
+        window: String,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<crate::dto::CallsOverview, String>> + Send>,
+    >;
+    /// One service's callers and callees over `window`.
+    fn service_calls(
+        &self,
+        name: String,
+        window: String,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<crate::dto::ServiceCalls, String>> + Send>,
+    >;
 }
 
 #[cfg(feature = "ssr")]
@@ -342,6 +357,39 @@ pub async fn service_health(
     }
     runtime()?
         .service_health(name, window)
+        .await
+        .map_err(internal)
+}
+
+#[cfg(feature = "ssr")]
+fn check_call_window(window: &str) -> Result<(), ServerFnError> {
+    if crate::dto::CALL_WINDOWS.contains(&window) {
+        Ok(())
+    } else {
+        Err(ServerFnError::new(format!(
+            "window {window:?}: expected one of {}",
+            crate::dto::CALL_WINDOWS.join(", ")
+        )))
+    }
+}
+
+/// Every edge over `window` (one of [`crate::dto::CALL_WINDOWS`]) and the services that
+/// break trace propagation.
+#[server(prefix = "/rpc")]
+pub async fn calls_overview(window: String) -> Result<crate::dto::CallsOverview, ServerFnError> {
+    check_call_window(&window)?;
+    runtime()?.calls(window).await.map_err(internal)
+}
+
+/// A service's observed and declared callers and callees over `window`.
+#[server(prefix = "/rpc")]
+pub async fn service_calls(
+    name: String,
+    window: String,
+) -> Result<crate::dto::ServiceCalls, ServerFnError> {
+    check_call_window(&window)?;
+    runtime()?
+        .service_calls(name, window)
         .await
         .map_err(internal)
 }

@@ -508,3 +508,74 @@ pub struct InstanceHealthRow {
 
 /// The windows the service page offers.
 pub const HEALTH_WINDOWS: [&str; 5] = ["15m", "1h", "6h", "1d", "7d"];
+
+/// One observed or declared edge, as the calls page and the service page list it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallEdge {
+    pub caller: String,
+    /// `service` or `user`.
+    pub caller_kind: String,
+    pub callee: String,
+    /// `service`, `database`, `virtual` or `user`.
+    pub callee_kind: String,
+    /// Empty when the spans did not say (or the edge is only declared).
+    pub caller_version: String,
+    pub callee_version: String,
+    pub protocol: String,
+    /// `sync` or `async`.
+    pub mode: String,
+    pub operations: Vec<String>,
+    /// Calls per second over the window.
+    pub request_rate: f64,
+    pub error_ratio: Option<f64>,
+    pub latency_p95_seconds: Option<f64>,
+    /// Mean and 95th percentile of calls per request into the caller.
+    pub calls_per_request: Option<f64>,
+    pub calls_per_request_p95: Option<f64>,
+    pub declared: bool,
+    pub observed: bool,
+}
+
+impl CallEdge {
+    /// `declared only`, `undeclared` or empty (declared and observed).
+    pub fn drift(&self) -> &'static str {
+        match (self.declared, self.observed) {
+            (true, false) => "declared, not observed",
+            (false, true) if self.caller_kind == "service" => "undeclared",
+            _ => "",
+        }
+    }
+}
+
+/// A service that loses the trace context, with evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PropagationRow {
+    pub service: String,
+    /// `incoming` or `outgoing`.
+    pub broken: String,
+    pub spans: u64,
+    pub roots: u64,
+    pub example_trace_ids: Vec<String>,
+}
+
+/// Every edge over a window, and the propagation findings: the calls page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallsOverview {
+    pub window: String,
+    pub edges: Vec<CallEdge>,
+    pub propagation: Vec<PropagationRow>,
+    /// Whether the OTLP receivers run (else nothing can be observed).
+    pub receiving: bool,
+}
+
+/// A service's callers and callees over a window: the service page's calls section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceCalls {
+    pub window: String,
+    pub callers: Vec<CallEdge>,
+    pub callees: Vec<CallEdge>,
+    pub propagation: Vec<PropagationRow>,
+}
+
+/// The windows the calls pages offer.
+pub const CALL_WINDOWS: [&str; 6] = ["5m", "15m", "1h", "6h", "1d", "7d"];

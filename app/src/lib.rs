@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                         <A href="/" exact=true>"Overview"</A>
                         <A href="/services" exact=true>"Services"</A>
                         <A href="/targets">"Targets"</A>
+                        <A href="/calls">"Calls"</A>
                         <A href="/teams">"Teams"</A>
                         <A href="/domains">"Domains"</A>
                         <A href="/register">"Register"</A>
@@ -92,6 +93,7 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=|| view! { <pages::NotFound/> }>
                         <Route path=StaticSegment("") view=pages::OverviewPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("targets") view=pages::TargetsPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("calls") view=pages::CallsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("services") view=pages::ServicesPage ssr=SsrMode::Async/>
                         <Route
                             path=(StaticSegment("services"), ParamSegment("name"))

@@ -1,5 +1,6 @@
 //! One module per page.
 
+mod calls;
 mod domains;
 mod not_found;
 mod overview;
@@ -9,6 +10,7 @@ mod services;
 mod targets;
 mod teams;
 
+pub use calls::CallsPage;
 pub use domains::DomainsPage;
 pub use not_found::NotFound;
 pub use overview::{figures_line, OverviewPage, StateBadge};

@@ -143,6 +143,15 @@ impl Recorder {
         }
     }
 
+    /// Records requests observed another way than by scraping (server spans): they
+    /// count like a successful scrape's, and the instance's last check is `at`, up.
+    pub fn record_requests(&mut self, key: &InstanceKey, at: i64, stats: &RequestStats) {
+        self.bucket(key, at).stats.add(stats);
+        if let Some(track) = self.tracks.get_mut(key) {
+            track.scrape = Some(Check { at, up: true });
+        }
+    }
+
     /// Records a health probe's result.
     pub fn record_probe(&mut self, key: &InstanceKey, at: i64, up: bool) {
         self.tracks.entry(key.clone()).or_default().probe = Some(Check { at, up });

@@ -11,6 +11,7 @@ use seam_collectors::outbound::OutboundConfig;
 use seam_collectors::CollectorsConfig;
 
 use crate::health::HealthConfig;
+use crate::traces::TracesConfig;
 
 /// The options of `seam serve`; each also reads a `SEAM_*` environment variable and a
 /// key of the same name in the configuration file.
@@ -104,6 +105,8 @@ struct FileConfig {
     outbound: OutboundConfig,
     #[serde(default)]
     health: HealthConfig,
+    #[serde(default)]
+    traces: TracesConfig,
 }
 
 /// Seam's resolved configuration.
@@ -126,6 +129,8 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// How scrapes become health states, and how long their statistics stay.
     pub health: HealthConfig,
+    /// How spans are paired into the observed call graph.
+    pub traces: TracesConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +202,11 @@ impl Config {
                 health.bucket_secs
             )));
         }
+        file.traces.validate().map_err(ConfigError::Invalid)?;
+        file.collectors
+            .otlp
+            .validate()
+            .map_err(|err| ConfigError::Invalid(err.to_string()))?;
         Ok(Config {
             data_dir: args
                 .data_dir
@@ -225,6 +235,7 @@ impl Config {
             collectors: file.collectors,
             outbound: file.outbound,
             health: file.health,
+            traces: file.traces,
         })
     }
 }

@@ -90,6 +90,9 @@ pub fn health_name(up: Option<bool>) -> &'static str {
 
 struct Inner {
     recorder: Recorder,
+    /// Instances whose requests come from server spans (keyed `otlp:<service.instance.id>`),
+    /// by service: used where a service has no scraped request metrics.
+    span_instances: BTreeMap<String, std::collections::BTreeSet<String>>,
     targets: BTreeMap<InstanceKey, TargetStatus>,
     /// Closed buckets not yet in the store (a write failed): retried with the next batch.
     unwritten: Vec<BucketRow>,
@@ -115,6 +118,7 @@ impl Health {
         Arc::new(Health {
             inner: Mutex::new(Inner {
                 recorder: Recorder::new(config.bucket_secs, keep),
+                span_instances: BTreeMap::new(),
                 targets: BTreeMap::new(),
                 unwritten: Vec::new(),
             }),
@@ -322,7 +326,10 @@ impl Health {
     pub fn service_report(&self, snapshot: &Snapshot, name: &str) -> Option<ServiceHealth> {
         let now = self.now();
         let inner = self.lock();
-        let own = of_service(&inner.targets, name).map(|(key, _)| key);
+        let spans = span_keys(&inner, Some(name));
+        let own = of_service(&inner.targets, name)
+            .map(|(key, _)| key)
+            .chain(spans.iter());
         let topology = topology(snapshot.service(name).into_iter(), own);
         let mut report = HealthReport::build(
             &inner.recorder,
@@ -332,6 +339,32 @@ impl Health {
             self.config.window_secs,
         );
         report.services.pop()
+    }
+
+    /// Records request statistics derived from server spans received at `now`, per
+    /// service and `service.instance.id`.
+    pub fn record_spans(
+        &self,
+        stats: BTreeMap<(Arc<str>, Arc<str>), seam_health::RequestStats>,
+        now: i64,
+    ) {
+        let mut inner = self.lock();
+        for ((service, instance), stats) in stats {
+            let instance = if instance.is_empty() {
+                "otlp".to_owned()
+            } else {
+                format!("otlp:{instance}")
+            };
+            let key = InstanceKey {
+                service: service.to_string(),
+                instance,
+            };
+            inner.recorder.record_requests(&key, now, &stats);
+            let known = inner.span_instances.entry(key.service).or_default();
+            if known.len() < 1000 {
+                known.insert(key.instance);
+            }
+        }
     }
 
     /// One service's targets, by instance.
@@ -346,7 +379,11 @@ impl Health {
     pub fn report(&self, snapshot: &Snapshot) -> HealthReport {
         let now = self.now();
         let inner = self.lock();
-        let topology = topology(snapshot.services(), inner.targets.keys());
+        let spans = span_keys(&inner, None);
+        let topology = topology(
+            snapshot.services(),
+            inner.targets.keys().chain(spans.iter()),
+        );
         HealthReport::build(
             &inner.recorder,
             &self.config.thresholds,
@@ -422,6 +459,30 @@ impl Health {
             Err(err) => tracing::warn!(error = %err, "health retention failed"),
         }
     }
+}
+
+/// The span-derived instances to report on (of one service, or all): those of services
+/// none of whose targets exposes a standard request metric. Scraped metrics win where a
+/// service has them; spans stand in where it has none.
+fn span_keys(inner: &Inner, service: Option<&str>) -> Vec<InstanceKey> {
+    let scraped: std::collections::BTreeSet<&str> = inner
+        .targets
+        .values()
+        .filter(|t| t.coverage.mapping.is_some())
+        .map(|t| t.key.service.as_str())
+        .collect();
+    inner
+        .span_instances
+        .iter()
+        .filter(|(name, _)| service.is_none_or(|s| s == name.as_str()))
+        .filter(|(name, _)| !scraped.contains(name.as_str()))
+        .flat_map(|(name, instances)| {
+            instances.iter().map(move |instance| InstanceKey {
+                service: name.clone(),
+                instance: instance.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The services to report on: the catalog's, with their instances keyed as the scraper
@@ -557,7 +618,7 @@ fn catalog_key(snapshot: &Snapshot, key: InstanceKey) -> InstanceKey {
 }
 
 /// `host:port` of an http(s) URL, as Prometheus's `instance` label has it.
-fn host_port(url: &str) -> Option<&str> {
+pub(crate) fn host_port(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))?;

@@ -11,6 +11,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod telemetry;
+pub mod traces;
 
 use std::net::SocketAddr;
 
@@ -29,6 +30,8 @@ const CATALOG_RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_s
 pub struct Running {
     /// The address it listens on (the real port when the configured one was 0).
     pub addr: SocketAddr,
+    /// The OTLP receivers' addresses, when they run.
+    pub otlp: Option<seam_collectors::otlp::Receivers>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
     /// Writes health buckets; ends after a last write once shutdown is signalled.
@@ -90,10 +93,19 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         health::system_clock(),
         metrics.clone(),
     );
+    let traces = traces::Traces::new(
+        config.traces.clone(),
+        config.health.clone(),
+        health::system_clock(),
+        health.clone(),
+    );
+    metrics.register_traces(traces.clone());
     let state = AppState {
         leptos_options,
         catalog,
         health: health.clone(),
+        traces: traces.clone(),
+        receiving: config.collectors.otlp.enabled,
         scraping: config.collectors.scrape.enabled || config.collectors.prometheus.is_some(),
         metrics,
         read: auth::ReadAccess::new(&config.read_tokens, &tokens),
@@ -168,12 +180,43 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ));
         background.spawn(health::consume(health.clone(), scrape_reports));
     }
-    // Not in `background`: stopping waits for it to write the buckets that closed.
-    let persist = tokio::spawn(health::persist(
-        health,
-        state.catalog.store().clone(),
-        shutdown.subscribe(),
-    ));
+    let otlp = &config.collectors.otlp;
+    let mut receivers = None;
+    if otlp.enabled {
+        let (spans, batches) = tokio::sync::mpsc::channel(otlp.queue_batches.max(1));
+        let mut otlp = otlp.clone();
+        if otlp.tokens.is_empty() {
+            // The receivers take the API's tokens unless they have their own.
+            otlp.tokens = config.api_tokens.clone();
+        }
+        let (bound, tasks) = seam_collectors::otlp::start(
+            &otlp,
+            spans,
+            state.metrics.otlp_stats(),
+            shutdown.subscribe(),
+        )
+        .await
+        .context("cannot start the OTLP receivers")?;
+        tracing::info!(http = %bound.http_addr, grpc = ?bound.grpc_addr, "otlp receivers listening");
+        receivers = Some(bound);
+        background.spawn(async move {
+            let mut tasks = tasks;
+            while tasks.join_next().await.is_some() {}
+        });
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        background.spawn(traces::consume(traces.clone(), batches, workers));
+    }
+    // Not in `background`: stopping waits for them to write the buckets that closed.
+    let persist = tokio::spawn({
+        let store = state.catalog.store().clone();
+        let health_done =
+            tokio::spawn(health::persist(health, store.clone(), shutdown.subscribe()));
+        let traces_done = tokio::spawn(traces::persist(traces, store, shutdown.subscribe()));
+        async move {
+            let _ = health_done.await;
+            let _ = traces_done.await;
+        }
+    });
     if backend == seam_store::Backend::Postgres {
         // Other replicas may write to the same database.
         background.spawn(ingest::reload_periodically(
@@ -196,6 +239,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     tracing::info!(%addr, site_root = %config.site_root.display(), "seam listening");
     Ok(Running {
         addr,
+        otlp: receivers,
         shutdown,
         task,
         persist,

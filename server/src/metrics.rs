@@ -26,6 +26,7 @@ pub struct Metrics {
     target_duration: GaugeVec,
     target_samples: GaugeVec,
     target_last_scrape: GaugeVec,
+    otlp: std::sync::Arc<seam_collectors::otlp::ReceiverStats>,
 }
 
 impl Metrics {
@@ -158,7 +159,13 @@ impl Metrics {
             target_duration,
             target_samples,
             target_last_scrape,
+            otlp: Default::default(),
         }
+    }
+
+    /// The OTLP receivers' counters, which they add to and `/metrics` prints.
+    pub fn otlp_stats(&self) -> std::sync::Arc<seam_collectors::otlp::ReceiverStats> {
+        self.otlp.clone()
     }
 
     /// Drops a removed target's series.
@@ -188,6 +195,16 @@ impl Metrics {
     /// Counts targets dropped for being past `max_targets`.
     pub fn scrape_targets_dropped(&self, dropped: usize) {
         self.scrape_targets_dropped.inc_by(dropped as u64);
+    }
+
+    /// Adds the call graph's counters (read from the graph at each scrape).
+    pub fn register_traces(&self, traces: std::sync::Arc<crate::traces::Traces>) {
+        let _ = self
+            .registry
+            .register(Box::new(crate::traces::TraceMetrics::new(
+                traces,
+                self.otlp.clone(),
+            )));
     }
 
     /// Renders every metric in the Prometheus text format 0.0.4.

@@ -117,6 +117,7 @@ fn Detail(detail: ServiceDetail) -> impl IntoView {
             <p class="links">{links.into_iter().map(|(url, title)| view! { <a href=url>{title}</a>" " }).collect_view()}</p>
         })}
         <RuntimeHealth name=name.clone()/>
+        <ObservedCalls name=name.clone()/>
         <div class="grid">
             <section class="card">
                 <h2>"Depends on"</h2>
@@ -280,6 +281,48 @@ fn DiffView(diff: RevisionDiff) -> impl IntoView {
             {nothing.then(|| view! { <li>"No field changed."</li> })}
         </ul>
         <pre class="diff" id="diff" tabindex="0" role="region" aria-label="Changes between the two revisions">{body}</pre>
+    }
+}
+
+/// Who calls the service and what it calls, observed from spans beside what the
+/// manifests declare, drift marked; over the page's window.
+#[component]
+fn ObservedCalls(name: String) -> impl IntoView {
+    let query = use_query_map();
+    let window = Memo::new(move |_| {
+        query
+            .with(|q| q.get("window"))
+            .filter(|w| crate::dto::CALL_WINDOWS.contains(&w.as_str()))
+            .unwrap_or_else(|| "1h".to_owned())
+    });
+    let name = StoredValue::new(name);
+    let calls = Resource::new(
+        move || window.get(),
+        move |window| crate::api::service_calls(name.get_value(), window),
+    );
+    view! {
+        <section class="card" id="observed-calls">
+            <h2>"Observed calls"</h2>
+            <p class="muted">"From the spans of the last "{move || window.get()}", beside the declared dependencies. "<a href="/calls">"All calls"</a></p>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match calls.await {
+                        Ok(calls) => {
+                            let callers = calls.callers.len();
+                            let callees = calls.callees.len();
+                            view! {
+                                <super::calls::PropagationFindings rows=calls.propagation/>
+                                <h3>"Callers"</h3>
+                                <super::calls::CallTable rows=calls.callers all=callers label="Callers" id="callers"/>
+                                <h3>"Callees"</h3>
+                                <super::calls::CallTable rows=calls.callees all=callees label="Callees" id="callees"/>
+                            }.into_any()
+                        }
+                        Err(err) => view! { <p class="error" role="alert">{err.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
     }
 }
 

@@ -7,6 +7,7 @@ mod error;
 mod health_api;
 mod runtime;
 mod signin;
+mod traces_api;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +40,10 @@ pub struct AppState {
     pub catalog: Arc<LiveCatalog>,
     /// Runtime health: scrape targets, recent statistics, the current report.
     pub health: Arc<crate::health::Health>,
+    /// The observed call graph from spans.
+    pub traces: Arc<crate::traces::Traces>,
+    /// Whether the OTLP receivers run (`[collectors.otlp] enabled`).
+    pub receiving: bool,
     /// Whether the scraper runs (`[collectors.scrape] enabled`).
     pub scraping: bool,
     pub metrics: Metrics,
@@ -64,6 +69,8 @@ pub fn router(state: AppState) -> Router {
     let write_access = state.tokens.write_access();
     let runtime: Arc<dyn seam_app::api::RuntimeHealth> = Arc::new(runtime::PagesHealth {
         health: state.health.clone(),
+        traces: state.traces.clone(),
+        receiving: state.receiving,
         catalog: state.catalog.clone(),
         scraping: state.scraping,
     });
@@ -71,7 +78,12 @@ pub fn router(state: AppState) -> Router {
         .join(&*state.leptos_options.site_pkg_dir);
 
     Router::new()
-        .nest("/api/v1", api::router().merge(health_api::router()))
+        .nest(
+            "/api/v1",
+            api::router()
+                .merge(health_api::router())
+                .merge(traces_api::router()),
+        )
         .route("/register/quick", axum::routing::post(quick_register))
         .route("/signin", get(signin::page).post(signin::submit))
         .route("/signout", axum::routing::post(signin::sign_out))

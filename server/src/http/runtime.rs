@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
 use seam_app::dto::{
-    HealthFigures, HealthOverview, HealthPoint, InstanceHealthRow, NamedHealth, ServiceHealthView,
-    TargetRow, WORST_SERVICES,
+    CallEdge, CallsOverview, HealthFigures, HealthOverview, HealthPoint, InstanceHealthRow,
+    NamedHealth, PropagationRow, ServiceCalls, ServiceHealthView, TargetRow, WORST_SERVICES,
 };
 use seam_health::{Figures, State};
 use seam_store::LiveCatalog;
@@ -37,6 +37,9 @@ fn page_step(window: i64, bucket: i64) -> i64 {
 pub struct PagesHealth {
     pub health: Arc<Health>,
     pub catalog: Arc<LiveCatalog>,
+    pub traces: Arc<crate::traces::Traces>,
+    /// Whether the OTLP receivers run.
+    pub receiving: bool,
     /// Whether the scraper runs.
     pub scraping: bool,
 }
@@ -103,7 +106,125 @@ fn target_row(status: TargetStatus) -> TargetRow {
     }
 }
 
+fn call_edge(edge: &crate::traces::EdgeView) -> CallEdge {
+    let calls = &edge.stats.calls;
+    let fan = &edge.stats.fan_out;
+    CallEdge {
+        caller: edge.caller.clone(),
+        caller_kind: edge.caller_kind.as_str().to_owned(),
+        callee: edge.callee.clone(),
+        callee_kind: edge.callee_kind.as_str().to_owned(),
+        caller_version: edge.caller_version.clone().unwrap_or_default(),
+        callee_version: edge.callee_version.clone().unwrap_or_default(),
+        protocol: edge.protocol.clone(),
+        mode: edge.mode.to_owned(),
+        operations: edge.operations.clone(),
+        request_rate: edge.request_rate(),
+        error_ratio: calls.error_ratio(),
+        latency_p95_seconds: calls.quantile(0.95),
+        calls_per_request: fan.mean(),
+        calls_per_request_p95: fan.quantile(0.95),
+        declared: edge.declared,
+        observed: edge.observed,
+    }
+}
+
+fn propagation_row(finding: seam_traces::PropagationFinding) -> PropagationRow {
+    PropagationRow {
+        service: finding.service,
+        broken: finding.broken.as_str().to_owned(),
+        spans: finding.spans,
+        roots: finding.roots,
+        example_trace_ids: finding
+            .example_trace_ids
+            .iter()
+            .map(seam_traces::trace_hex)
+            .collect(),
+    }
+}
+
 impl seam_app::api::RuntimeHealth for PagesHealth {
+    fn calls(
+        &self,
+        window: String,
+    ) -> Pin<Box<dyn Future<Output = Result<CallsOverview, String>> + Send>> {
+        let traces = self.traces.clone();
+        let catalog = self.catalog.clone();
+        let receiving = self.receiving;
+        Box::pin(async move {
+            let window_secs = parse_duration(&window)
+                .ok_or_else(|| format!("window {window:?} is not a duration"))?;
+            let snapshot = catalog.snapshot();
+            let view = traces
+                .view(
+                    catalog.store(),
+                    &snapshot,
+                    window_secs,
+                    crate::traces::Source::Both,
+                    None,
+                )
+                .await
+                .map_err(|err| err.to_string())?;
+            let propagation = traces
+                .propagation(&snapshot, window_secs.min(traces.memory_seconds()))
+                .into_iter()
+                .map(propagation_row)
+                .collect();
+            Ok(CallsOverview {
+                window,
+                edges: view.edges.iter().map(call_edge).collect(),
+                propagation,
+                receiving,
+            })
+        })
+    }
+
+    fn service_calls(
+        &self,
+        name: String,
+        window: String,
+    ) -> Pin<Box<dyn Future<Output = Result<ServiceCalls, String>> + Send>> {
+        let traces = self.traces.clone();
+        let catalog = self.catalog.clone();
+        Box::pin(async move {
+            let window_secs = parse_duration(&window)
+                .ok_or_else(|| format!("window {window:?} is not a duration"))?;
+            let snapshot = catalog.snapshot();
+            let view = traces
+                .view(
+                    catalog.store(),
+                    &snapshot,
+                    window_secs,
+                    crate::traces::Source::Both,
+                    Some(&name),
+                )
+                .await
+                .map_err(|err| err.to_string())?;
+            let propagation = traces
+                .propagation(&snapshot, window_secs.min(traces.memory_seconds()))
+                .into_iter()
+                .filter(|f| f.service == name)
+                .map(propagation_row)
+                .collect();
+            Ok(ServiceCalls {
+                callers: view
+                    .edges
+                    .iter()
+                    .filter(|e| e.callee == name)
+                    .map(call_edge)
+                    .collect(),
+                callees: view
+                    .edges
+                    .iter()
+                    .filter(|e| e.caller == name && e.callee != name)
+                    .map(call_edge)
+                    .collect(),
+                propagation,
+                window,
+            })
+        })
+    }
+
     fn overview(&self) -> HealthOverview {
         let report = self.health.report(&self.catalog.snapshot());
         let services = report.services_worst_first();

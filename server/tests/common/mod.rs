@@ -42,7 +42,11 @@ impl TestServer {
             collectors: Default::default(),
             outbound: Default::default(),
             health: Default::default(),
+            traces: Default::default(),
         };
+        // The OTLP receivers on ports of their own too.
+        config.collectors.otlp.http_listen = "127.0.0.1:0".parse().unwrap();
+        config.collectors.otlp.grpc_listen = Some("127.0.0.1:0".parse().unwrap());
         adjust(&mut config);
         let running = seam_server::start(&config).await.expect("server starts");
         TestServer {
