@@ -8,7 +8,8 @@
 //! (producer) span and the server (consumer) span whose parent it is make an edge; a
 //! client span with database attributes is an edge to a database at once; a client span
 //! whose server never comes becomes, after the time-to-live, an edge to a virtual node
-//! named from its peer attributes; a root server span is a call from the `user` node.
+//! named from its peer attributes; a root server span is a call from the `user` node,
+//! or from the virtual node of the caller it names (`peer.service` on a server span).
 //! Time comes in as unix seconds; nothing here reads a clock. Observations are counted
 //! in the bucket of the time they are made (when the pair completes), as the connector
 //! does, so a bucket once handed out for storage never changes.
@@ -57,7 +58,8 @@ pub struct Counters {
     pub database: u64,
     /// Client spans unpaired after the time-to-live that became edges to a virtual node.
     pub virtual_edges: u64,
-    /// Root server (consumer) spans, edges from the `user` node.
+    /// Root server (consumer) spans, edges from the `user` node (or from the peer
+    /// service a span names).
     pub user_edges: u64,
     /// Halves that expired without becoming an edge.
     pub unpaired: u64,
@@ -337,6 +339,7 @@ struct ClientHalf {
     client_error: bool,
     seconds: f64,
     protocol: Arc<str>,
+    messaging: bool,
     operation: Option<Box<str>>,
     peer: Option<Box<str>>,
 }
@@ -350,6 +353,7 @@ struct ServerHalf {
     client_error: bool,
     seconds: f64,
     protocol: Arc<str>,
+    messaging: bool,
     operation: Option<Box<str>>,
 }
 
@@ -469,6 +473,7 @@ impl Shard {
             client_error: client_error(&span),
             seconds: span.duration_seconds(),
             protocol: Arc::from(span.protocol.name()),
+            messaging: matches!(span.protocol, crate::span::Protocol::Messaging(_)),
             resource: span.resource.clone(),
             kind: span.kind,
             parent: span.parent,
@@ -514,6 +519,7 @@ impl Shard {
             client_error: client_error(&span),
             seconds: span.duration_seconds(),
             protocol: Arc::from(span.protocol.name()),
+            messaging: matches!(span.protocol, crate::span::Protocol::Messaging(_)),
             resource: span.resource.clone(),
             kind: span.kind,
             operation: span.operation.clone(),
@@ -522,19 +528,24 @@ impl Shard {
             (SpanKind::Consumer, Some(link), _) => *link,
             (_, _, Some(parent)) => (span.trace_id, parent),
             (_, _, None) => {
-                // A root: the call comes from outside.
+                // A root: the call comes from outside, from the user or from the
+                // (uninstrumented) service the span names as its peer.
                 self.counters.user_edges += 1;
                 let environment = arc(&server.resource.environment);
+                let (caller, caller_kind) = match &span.peer_service {
+                    Some(peer) => (Arc::from(&**peer), NodeKind::Virtual),
+                    None => (Arc::from(USER_NODE), NodeKind::User),
+                };
                 let key = EdgeKey {
-                    caller: Arc::from(USER_NODE),
-                    caller_kind: NodeKind::User,
+                    caller,
+                    caller_kind,
                     callee: server.resource.service.clone(),
                     callee_kind: NodeKind::Service,
                     caller_version: Arc::from(""),
                     callee_version: arc(&server.resource.version),
                     environment,
                     protocol: server.protocol.clone(),
-                    mode: mode(SpanKind::Client, server.kind),
+                    mode: mode(SpanKind::Client, server.kind, server.messaging),
                     operation: Arc::from(server.operation.as_deref().unwrap_or("")),
                 };
                 self.minute(now, config).edges.entry(key).or_default().call(
@@ -578,10 +589,11 @@ impl Shard {
         now: i64,
         config: &GraphConfig,
     ) {
-        let protocol = if &*server.protocol != "unknown" {
-            server.protocol.clone()
-        } else {
+        // The caller says how it calls; the server side fills in what it left out.
+        let protocol = if &*client.protocol != "unknown" {
             client.protocol.clone()
+        } else {
+            server.protocol.clone()
         };
         let key = EdgeKey {
             caller: client.resource.service.clone(),
@@ -597,7 +609,11 @@ impl Shard {
                 .or(server.resource.environment.clone())
                 .unwrap_or_else(|| Arc::from("")),
             protocol,
-            mode: mode(client.kind, server.kind),
+            mode: mode(
+                client.kind,
+                server.kind,
+                client.messaging || server.messaging,
+            ),
             operation: Arc::from(
                 server
                     .operation
@@ -638,7 +654,7 @@ impl Shard {
             callee_version: Arc::from(""),
             environment: arc(&client.resource.environment),
             protocol: client.protocol.clone(),
-            mode: mode(client.kind, SpanKind::Server),
+            mode: mode(client.kind, SpanKind::Server, client.messaging),
             operation: Arc::from(client.operation.as_deref().unwrap_or("")),
         };
         self.minute(now, config)
@@ -761,8 +777,9 @@ impl Shard {
     }
 }
 
-fn mode(client: SpanKind, server: SpanKind) -> Mode {
-    if client == SpanKind::Producer || server == SpanKind::Consumer {
+/// Asynchronous for producer/consumer pairs and anything over a messaging system.
+fn mode(client: SpanKind, server: SpanKind, messaging: bool) -> Mode {
+    if messaging || client == SpanKind::Producer || server == SpanKind::Consumer {
         Mode::Async
     } else {
         Mode::Sync

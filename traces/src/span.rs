@@ -195,6 +195,9 @@ pub struct Span {
     /// The peer this span calls, named by the first of `service.peer.name`,
     /// `peer.service`, `server.address` (with `server.port`), `network.peer.address`.
     pub peer: Option<Box<str>>,
+    /// The remote service by name only (`service.peer.name`, or `peer.service`): on a
+    /// server span, the caller; `server.address` there is the server itself.
+    pub peer_service: Option<Box<str>>,
     /// `db.namespace` (or `db.name`) of a database call.
     pub db_namespace: Option<Box<str>>,
     /// Spans this one links to (a consumer's link to the producer), as trace and span id.
@@ -431,6 +434,7 @@ impl SpanBuilder {
             grpc_status: self.grpc_status,
             operation: operation.map(boxed),
             peer: peer.map(boxed),
+            peer_service: self.peer_service.map(boxed),
             db_namespace: self.db_namespace.map(boxed),
             links: head.links,
         }

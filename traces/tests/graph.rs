@@ -345,3 +345,45 @@ proptest! {
         prop_assert_eq!(g.pending(), 0);
     }
 }
+
+#[test]
+fn a_root_server_span_naming_its_peer_is_called_by_that_peer_and_messaging_is_async() {
+    let g = graph();
+    let bar = resource("bar", "1");
+    let foo = resource("foo", "1");
+    g.ingest(
+        vec![
+            s(&bar, 1, 1, None, SpanKind::Server)
+                .attr("peer.service", Value::Str("external-platform"))
+                .attr("server.address", Value::Str("bar.internal"))
+                .span(),
+            s(&foo, 2, 1, None, SpanKind::Client)
+                .attr("messaging.system", Value::Str("kafka"))
+                .span(),
+            s(&bar, 2, 2, Some(1), SpanKind::Server)
+                .attr("db.system", Value::Str("postgresql"))
+                .span(),
+        ],
+        1000,
+    );
+    let w = g.window(1000, 60);
+    let keys: Vec<(&str, NodeKind, &str, Mode, &str)> = w
+        .edges
+        .keys()
+        .map(|k| (&*k.caller, k.caller_kind, &*k.callee, k.mode, &*k.protocol))
+        .collect();
+    assert!(
+        keys.contains(&(
+            "external-platform",
+            NodeKind::Virtual,
+            "bar",
+            Mode::Sync,
+            "unknown"
+        )),
+        "{keys:?}"
+    );
+    assert!(
+        keys.contains(&("foo", NodeKind::Service, "bar", Mode::Async, "kafka")),
+        "{keys:?}"
+    );
+}
