@@ -8,6 +8,7 @@
 
 pub mod directory;
 pub mod discovery;
+pub mod otlp;
 pub mod outbound;
 pub mod prometheus;
 pub mod scrape;
@@ -122,6 +123,9 @@ pub struct CollectorsConfig {
     /// An existing Prometheus to read the request figures from instead of scraping;
     /// when set, Seam does not scrape.
     pub prometheus: Option<prometheus::PrometheusConfig>,
+    /// The OTLP trace receivers (on by default, on loopback).
+    #[serde(default)]
+    pub otlp: otlp::OtlpConfig,
 }
 
 /// Starts every configured collector; they stop on `cx.shutdown`, or when the returned
@@ -172,5 +176,18 @@ mod tests {
         assert_eq!(discovery.path, "/.well-known/seam/manifest.yaml");
         assert_eq!(discovery.interval_secs, 60);
         assert_eq!(config.directory.unwrap().path.to_str(), Some("manifests"));
+    }
+
+    #[test]
+    fn config_reads_the_otlp_receivers() {
+        let config: CollectorsConfig = toml::from_str("").unwrap();
+        assert!(config.otlp.enabled);
+        let config: CollectorsConfig = toml::from_str(
+            "[otlp]\nhttp_listen = \"0.0.0.0:4318\"\ntokens = [\"collector:s3cr3t\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.otlp.http_listen.port(), 4318);
+        assert_eq!(config.otlp.tokens, ["collector:s3cr3t"]);
+        assert_eq!(config.otlp.queue_batches, 256);
     }
 }
