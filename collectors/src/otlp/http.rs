@@ -294,10 +294,28 @@ async fn export(
     } else {
         limit
     };
-    let body = match read_limited(request.into_body(), wire_limit, shared).await {
-        Ok(body) => body,
-        Err(BodyError::TooLarge) => return too_large(encoding, limit),
-        Err(BodyError::Read(cause)) => {
+    let read = tokio::time::timeout(
+        BODY_TIMEOUT,
+        read_limited(request.into_body(), wire_limit, shared),
+    );
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Err(_) => {
+            return (
+                RequestOutcome::Rejected,
+                error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    encoding,
+                    code::INVALID_ARGUMENT,
+                    format!(
+                        "the request body did not arrive within {} s",
+                        BODY_TIMEOUT.as_secs()
+                    ),
+                ),
+            )
+        }
+        Ok(Err(BodyError::TooLarge)) => return too_large(encoding, limit),
+        Ok(Err(BodyError::Read(cause))) => {
             return (
                 RequestOutcome::Rejected,
                 error(
@@ -376,6 +394,10 @@ enum BodyError {
     TooLarge,
     Read(axum::Error),
 }
+
+/// Longest a request body may take to arrive: a client trickling bytes holds a
+/// connection and a buffer, so it is cut off.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Reads a body frame by frame, refusing it as soon as it passes `limit` bytes, whatever
 /// its `Content-Length` said (or that it said nothing); counts the bytes received.
