@@ -56,10 +56,11 @@ pub struct Counters {
     pub paired: u64,
     /// Client spans with database attributes, edges to a database.
     pub database: u64,
-    /// Client spans unpaired after the time-to-live that became edges to a virtual node.
+    /// Halves that became edges with a virtual node: client spans unpaired after the
+    /// time-to-live, to the peer they name; server spans without a client (roots, or
+    /// unpaired), from the caller they name (`peer.service`).
     pub virtual_edges: u64,
-    /// Root server (consumer) spans, edges from the `user` node (or from the peer
-    /// service a span names).
+    /// Root server (consumer) spans naming no peer, edges from the `user` node.
     pub user_edges: u64,
     /// Halves that expired without becoming an edge.
     pub unpaired: u64,
@@ -355,6 +356,8 @@ struct ServerHalf {
     protocol: Arc<str>,
     messaging: bool,
     operation: Option<Box<str>>,
+    /// The caller the span names (`peer.service`), for when its client never comes.
+    peer_service: Option<Box<str>>,
 }
 
 #[derive(Debug)]
@@ -523,6 +526,7 @@ impl Shard {
             resource: span.resource.clone(),
             kind: span.kind,
             operation: span.operation.clone(),
+            peer_service: span.peer_service.clone(),
         };
         let key = match (span.kind, span.links.first(), span.parent) {
             (SpanKind::Consumer, Some(link), _) => *link,
@@ -530,29 +534,13 @@ impl Shard {
             (_, _, None) => {
                 // A root: the call comes from outside, from the user or from the
                 // (uninstrumented) service the span names as its peer.
-                self.counters.user_edges += 1;
-                let environment = arc(&server.resource.environment);
-                let (caller, caller_kind) = match &span.peer_service {
-                    Some(peer) => (Arc::from(&**peer), NodeKind::Virtual),
-                    None => (Arc::from(USER_NODE), NodeKind::User),
-                };
-                let key = EdgeKey {
-                    caller,
-                    caller_kind,
-                    callee: server.resource.service.clone(),
-                    callee_kind: NodeKind::Service,
-                    caller_version: Arc::from(""),
-                    callee_version: arc(&server.resource.version),
-                    environment,
-                    protocol: server.protocol.clone(),
-                    mode: mode(SpanKind::Client, server.kind, server.messaging),
-                    operation: Arc::from(server.operation.as_deref().unwrap_or("")),
-                };
-                self.minute(now, config).edges.entry(key).or_default().call(
-                    server.error,
-                    server.client_error,
-                    server.seconds,
-                );
+                let caller = server.peer_service.clone();
+                if caller.is_some() {
+                    self.counters.virtual_edges += 1;
+                } else {
+                    self.counters.user_edges += 1;
+                }
+                self.edge_from(caller.as_deref().unwrap_or(USER_NODE), server, now, config);
                 return;
             }
         };
@@ -567,6 +555,33 @@ impl Shard {
             }
             None => self.wait(key, Half::Server(server), now, config),
         }
+    }
+
+    /// An edge into the server half from a node that sends no spans: the `user` node,
+    /// or the virtual node of the peer the span names.
+    fn edge_from(&mut self, caller: &str, server: ServerHalf, now: i64, config: &GraphConfig) {
+        let caller_kind = if server.peer_service.as_deref() == Some(caller) {
+            NodeKind::Virtual
+        } else {
+            NodeKind::User
+        };
+        let key = EdgeKey {
+            caller: Arc::from(caller),
+            caller_kind,
+            callee: server.resource.service.clone(),
+            callee_kind: NodeKind::Service,
+            caller_version: Arc::from(""),
+            callee_version: arc(&server.resource.version),
+            environment: arc(&server.resource.environment),
+            protocol: server.protocol.clone(),
+            mode: mode(SpanKind::Client, server.kind, server.messaging),
+            operation: Arc::from(server.operation.as_deref().unwrap_or("")),
+        };
+        self.minute(now, config).edges.entry(key).or_default().call(
+            server.error,
+            server.client_error,
+            server.seconds,
+        );
     }
 
     fn wait(&mut self, key: (TraceId, SpanId), half: Half, now: i64, config: &GraphConfig) {
@@ -720,7 +735,14 @@ impl Shard {
                     }
                     None => self.counters.unpaired += 1,
                 },
-                Half::Server(_) => self.counters.unpaired += 1,
+                Half::Server(server) => match server.peer_service.clone() {
+                    // Its caller sends no spans, but the span names it.
+                    Some(peer) => {
+                        self.counters.virtual_edges += 1;
+                        self.edge_from(&peer, server, now, config);
+                    }
+                    None => self.counters.unpaired += 1,
+                },
             }
         }
         while let Some(&(expires, trace)) = self.fan_order.front() {
