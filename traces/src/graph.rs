@@ -97,6 +97,10 @@ pub struct Propagation {
     pub outgoing_root_examples: Vec<TraceId>,
 }
 
+/// Distinct resources remembered per bucket and shard (service, version, namespace,
+/// environment, instance): enough for every instance of a large fleet.
+const MAX_RESOURCES: usize = 10_000;
+
 /// Examples kept per kind of root.
 const EXAMPLES: usize = 3;
 
@@ -272,7 +276,7 @@ impl Graph {
                         .entry(resource.service.to_string())
                         .or_default();
                     if !seen.contains(resource) {
-                        seen.push(resource.clone());
+                        seen.push((**resource).clone());
                     }
                 }
             }
@@ -371,7 +375,10 @@ enum Half {
 struct Minute {
     edges: HashMap<EdgeKey, EdgeAcc>,
     propagation: HashMap<Arc<str>, Propagation>,
-    resources: Vec<Resource>,
+    /// Resources seen in the bucket (at most [`MAX_RESOURCES`]), and the last one
+    /// added: spans of one request share theirs, so most spans skip the lookup.
+    resources: std::collections::HashSet<Arc<Resource>>,
+    last_resource: Option<Arc<Resource>>,
     /// Handed out for storage; later observations go to a later bucket.
     taken: bool,
 }
@@ -425,9 +432,15 @@ impl Shard {
     fn span(&mut self, span: Span, now: i64, config: &GraphConfig) {
         self.counters.spans += 1;
         let minute = self.minute(now, config);
-        if minute.resources.len() < 10_000 && !minute.resources.iter().any(|r| *r == *span.resource)
-        {
-            minute.resources.push((*span.resource).clone());
+        let known = minute
+            .last_resource
+            .as_ref()
+            .is_some_and(|last| Arc::ptr_eq(last, &span.resource));
+        if !known {
+            if minute.resources.len() < MAX_RESOURCES {
+                minute.resources.insert(span.resource.clone());
+            }
+            minute.last_resource = Some(span.resource.clone());
         }
         let root = span.parent.is_none();
         let p = minute
