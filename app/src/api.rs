@@ -315,6 +315,18 @@ pub trait RuntimeHealth: Send + Sync {
     ) -> std::pin::Pin<
         Box<dyn std::future::Future<Output = Result<crate::dto::CallsOverview, String>> + Send>,
     >;
+    /// One edge over `window`; `None` when neither observed nor declared.
+    fn edge_detail(
+        &self,
+        caller: String,
+        callee: String,
+        window: String,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Option<crate::dto::EdgeDetailView>, String>>
+                + Send,
+        >,
+    >;
     /// One service's callers and callees over `window`.
     fn service_calls(
         &self,
@@ -390,6 +402,20 @@ pub async fn service_calls(
     check_call_window(&window)?;
     runtime()?
         .service_calls(name, window)
+        .await
+        .map_err(internal)
+}
+
+/// One edge over `window`: calls, errors and latency over time, versions and operations.
+#[server(prefix = "/rpc")]
+pub async fn edge_detail(
+    caller: String,
+    callee: String,
+    window: String,
+) -> Result<Option<crate::dto::EdgeDetailView>, ServerFnError> {
+    check_call_window(&window)?;
+    runtime()?
+        .edge_detail(caller, callee, window)
         .await
         .map_err(internal)
 }

@@ -579,3 +579,28 @@ pub struct ServiceCalls {
 
 /// The windows the calls pages offer.
 pub const CALL_WINDOWS: [&str; 6] = ["5m", "15m", "1h", "6h", "1d", "7d"];
+
+/// One pair of versions seen on an edge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRow {
+    /// Empty when the spans did not say.
+    pub caller_version: String,
+    pub callee_version: String,
+    pub calls: f64,
+    pub error_ratio: Option<f64>,
+}
+
+/// One edge over time: the edge detail page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeDetailView {
+    pub caller: String,
+    pub callee: String,
+    pub window: String,
+    pub step_seconds: i64,
+    /// Calls per second, failed calls per second and latency per step.
+    pub points: Vec<HealthPoint>,
+    pub versions: Vec<VersionRow>,
+    /// Operations with their calls, most first.
+    pub operations: Vec<(String, f64)>,
+    pub declared: bool,
+}

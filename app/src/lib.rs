@@ -94,6 +94,11 @@ pub fn App() -> impl IntoView {
                         <Route path=StaticSegment("") view=pages::OverviewPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("targets") view=pages::TargetsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("calls") view=pages::CallsPage ssr=SsrMode::Async/>
+                        <Route
+                            path=(StaticSegment("calls"), StaticSegment("edge"))
+                            view=pages::EdgePage
+                            ssr=SsrMode::Async
+                        />
                         <Route path=StaticSegment("services") view=pages::ServicesPage ssr=SsrMode::Async/>
                         <Route
                             path=(StaticSegment("services"), ParamSegment("name"))

@@ -2,6 +2,7 @@
 
 mod calls;
 mod domains;
+mod edge;
 mod not_found;
 mod overview;
 mod register;
@@ -12,6 +13,7 @@ mod teams;
 
 pub use calls::CallsPage;
 pub use domains::DomainsPage;
+pub use edge::EdgePage;
 pub use not_found::NotFound;
 pub use overview::{figures_line, OverviewPage, StateBadge};
 pub use register::RegisterPage;

@@ -714,15 +714,15 @@ pub struct SeriesPoint {
 }
 
 /// Steps of a series: empty points from `from` to `end`, `step` apart.
-struct Steps {
-    from: i64,
+pub(crate) struct Steps {
+    pub(crate) from: i64,
     end: i64,
     step: i64,
     points: Vec<SeriesPoint>,
 }
 
 impl Steps {
-    fn new(now: i64, window: i64, step: i64) -> Steps {
+    pub(crate) fn new(now: i64, window: i64, step: i64) -> Steps {
         let end = now.div_euclid(step) * step + step;
         let from = end - window.max(step).div_euclid(step) * step;
         let points = (0..(end - from) / step)
@@ -740,7 +740,7 @@ impl Steps {
         }
     }
 
-    fn add(&mut self, start: i64, stats: &seam_health::RequestStats) {
+    pub(crate) fn add(&mut self, start: i64, stats: &seam_health::RequestStats) {
         if start < self.from || start >= self.end {
             return;
         }
@@ -751,7 +751,7 @@ impl Steps {
     }
 
     /// The open step's rate is over the time it has been open, not its whole length.
-    fn finish(mut self, now: i64) -> Vec<SeriesPoint> {
+    pub(crate) fn finish(mut self, now: i64) -> Vec<SeriesPoint> {
         if let Some(last) = self.points.last_mut() {
             if last.start + last.seconds > now {
                 last.seconds = (now - last.start).max(1);

@@ -168,6 +168,26 @@ pub struct GraphView {
     pub edges: Vec<EdgeView>,
 }
 
+/// One pair of versions seen on an edge, with its calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionPair {
+    pub caller_version: Option<String>,
+    pub callee_version: Option<String>,
+    pub calls: seam_health::RequestStats,
+}
+
+/// One edge (caller to callee, all versions, protocols and operations) over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeDetail {
+    pub points: Vec<crate::health::SeriesPoint>,
+    pub step: i64,
+    /// Pairs of versions seen, most calls first.
+    pub versions: Vec<VersionPair>,
+    /// Operations seen, most calls first, with their calls.
+    pub operations: Vec<(String, f64)>,
+    pub declared: bool,
+}
+
 /// Operations listed per edge at most.
 const MAX_OPERATIONS: usize = 20;
 
@@ -336,6 +356,90 @@ impl Traces {
             edges.entry(row.key).or_default().add(&row.stats);
         }
         Ok(edges)
+    }
+
+    /// One edge over `window` seconds in steps of `step` (rounded to whole buckets): its
+    /// calls, errors and latency over time, the versions and operations seen; `None`
+    /// when it was neither observed in the window nor declared.
+    pub async fn edge_detail(
+        &self,
+        store: &SharedStore,
+        snapshot: &Snapshot,
+        caller: &str,
+        callee: &str,
+        window: i64,
+        step: i64,
+    ) -> Result<Option<EdgeDetail>, seam_store::StoreError> {
+        let now = self.now();
+        let bucket = self.retention.bucket_secs;
+        let step = (step.max(bucket) / bucket) * bucket;
+        let mut steps = crate::health::Steps::new(now, window, step);
+        let from = steps.from;
+        let matches =
+            |key: &EdgeKey| &*key.caller == caller && resolve_callee(snapshot, key).0 == callee;
+        let mut rows: Vec<EdgeRow> = Vec::new();
+        let mut newest_stored = i64::MIN;
+        if window > self.memory_seconds() {
+            for stored in store.read_edges(from, now + 1, Some(caller)).await? {
+                if matches(&stored.row.key) {
+                    newest_stored = newest_stored.max(stored.row.start + stored.seconds);
+                    rows.push(stored.row);
+                }
+            }
+        }
+        rows.extend(
+            self.graph
+                .recent(newest_stored.max(from), |key| matches(key)),
+        );
+        {
+            let imported = self.imported.lock().unwrap_or_else(|p| p.into_inner());
+            rows.extend(
+                imported
+                    .iter()
+                    .filter(|r| r.start >= newest_stored.max(from) && matches(&r.key))
+                    .cloned(),
+            );
+        }
+        let declared =
+            declared_edges(snapshot).contains_key(&(caller.to_owned(), callee.to_owned()));
+        if rows.is_empty() && !declared {
+            return Ok(None);
+        }
+        let mut versions: BTreeMap<(String, String), seam_health::RequestStats> = BTreeMap::new();
+        let mut operations: BTreeMap<String, f64> = BTreeMap::new();
+        for row in &rows {
+            steps.add(row.start, &row.stats.calls);
+            versions
+                .entry((
+                    row.key.caller_version.to_string(),
+                    row.key.callee_version.to_string(),
+                ))
+                .or_default()
+                .add(&row.stats.calls);
+            if !row.key.operation.is_empty() {
+                *operations.entry(row.key.operation.to_string()).or_default() +=
+                    row.stats.calls.requests;
+            }
+        }
+        let mut versions: Vec<VersionPair> = versions
+            .into_iter()
+            .map(|((caller_version, callee_version), calls)| VersionPair {
+                caller_version: non_empty(&caller_version),
+                callee_version: non_empty(&callee_version),
+                calls,
+            })
+            .collect();
+        versions.sort_by(|a, b| b.calls.requests.total_cmp(&a.calls.requests));
+        let mut operations: Vec<(String, f64)> = operations.into_iter().collect();
+        operations.sort_by(|a, b| b.1.total_cmp(&a.1));
+        operations.truncate(MAX_OPERATIONS * 5);
+        Ok(Some(EdgeDetail {
+            points: steps.finish(now),
+            step,
+            versions,
+            operations,
+            declared,
+        }))
     }
 
     /// Broken trace-context propagation over the window, per service.
@@ -615,6 +719,18 @@ pub async fn consume(traces: Arc<Traces>, batches: mpsc::Receiver<SpanBatch>, wo
         });
     }
     while tasks.join_next().await.is_some() {}
+}
+
+/// Takes batches of edges another engine computed (the servicegraph source) until the
+/// source stops, each written at once ([`Traces::import`]).
+pub async fn consume_imported(
+    traces: Arc<Traces>,
+    store: SharedStore,
+    mut rows: mpsc::Receiver<Vec<EdgeRow>>,
+) {
+    while let Some(batch) = rows.recv().await {
+        traces.import(&store, batch).await;
+    }
 }
 
 /// Expires pairs every second, writes closed buckets as they close and once more on

@@ -122,8 +122,10 @@ async fn spans_become_edges_with_versions_drift_and_propagation() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["partialSuccess"], Value::Null, "{body}");
 
+    let observed =
+        |g: &Value, a: &str, b: &str| edge(g, a, b).is_some_and(|e| e["observed"] == true);
     let graph = graph_until(&server, "/api/v1/graph?window=15m", |g| {
-        edge(g, "shop", "cart").is_some() && edge(g, "cart", "orders-db").is_some()
+        observed(g, "shop", "cart") && observed(g, "cart", "orders-db")
     })
     .await;
     let call = edge(&graph, "shop", "cart").unwrap();
@@ -164,6 +166,28 @@ async fn spans_become_edges_with_versions_drift_and_propagation() {
     assert_eq!(calls["callees"][0]["callee"], "orders-db");
     let (status, _) = server.get_json("/api/v1/services/nobody/calls").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, detail) = server
+        .get_json("/api/v1/edges?caller=shop&callee=cart&window=15m&step=1m")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["declared"], true);
+    assert_eq!(detail["versions"][0]["caller_version"], "1.4.0");
+    assert_eq!(detail["versions"][0]["callee_version"], "2.0.1");
+    assert_eq!(detail["operations"][0]["operation"], "GET /items/{id}");
+    let calls: f64 = detail["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["calls"].as_f64().unwrap())
+        .sum();
+    assert_eq!(calls, 1.0, "{detail}");
+    let (status, _) = server
+        .get_json("/api/v1/edges?caller=cart&callee=shop")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server.get_json("/api/v1/edges?caller=cart").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // lost has a declared caller, yet its requests arrive as new traces.
     let (_, propagation) = server.get_json("/api/v1/propagation?window=15m").await;

@@ -187,7 +187,10 @@ pub fn CallTable(
                         <tr data-caller=e.caller.clone() data-callee=e.callee.clone() data-drift=drift>
                             <td>{node_link(&e.caller, &e.caller_kind)}</td>
                             <td>{node_link(&e.callee, &e.callee_kind)}</td>
-                            <td class="nowrap">{versions(&e)}</td>
+                            <td class="nowrap">{if e.observed || e.declared {
+                                let href = format!("/calls/edge?caller={}&callee={}", super::edge::encode(&e.caller), super::edge::encode(&e.callee));
+                                view! { <a href=href title="Calls, errors and latency over time">{versions(&e)}</a> }.into_any()
+                            } else { view! { {versions(&e)} }.into_any() }}</td>
                             <td>{format!("{} ({})", e.protocol, e.mode)}</td>
                             <td class="operations">{e.operations.join(", ")}</td>
                             <td class="nowrap">{if e.observed { format!("{:.2}/s", e.request_rate) } else { "—".to_owned() }}</td>

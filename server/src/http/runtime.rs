@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use chrono::{SecondsFormat, TimeZone, Utc};
 use seam_app::dto::{
-    CallEdge, CallsOverview, HealthFigures, HealthOverview, HealthPoint, InstanceHealthRow,
-    NamedHealth, PropagationRow, ServiceCalls, ServiceHealthView, TargetRow, WORST_SERVICES,
+    CallEdge, CallsOverview, EdgeDetailView, HealthFigures, HealthOverview, HealthPoint,
+    InstanceHealthRow, NamedHealth, PropagationRow, ServiceCalls, ServiceHealthView, TargetRow,
+    VersionRow, WORST_SERVICES,
 };
 use seam_health::{Figures, State};
 use seam_store::LiveCatalog;
@@ -176,6 +177,52 @@ impl seam_app::api::RuntimeHealth for PagesHealth {
                 propagation,
                 receiving,
             })
+        })
+    }
+
+    fn edge_detail(
+        &self,
+        caller: String,
+        callee: String,
+        window: String,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<EdgeDetailView>, String>> + Send>> {
+        let traces = self.traces.clone();
+        let catalog = self.catalog.clone();
+        let bucket = self.health.config().bucket_secs;
+        Box::pin(async move {
+            let window_secs = parse_duration(&window)
+                .ok_or_else(|| format!("window {window:?} is not a duration"))?;
+            let step = page_step(window_secs, bucket);
+            let detail = traces
+                .edge_detail(
+                    catalog.store(),
+                    &catalog.snapshot(),
+                    &caller,
+                    &callee,
+                    window_secs,
+                    step,
+                )
+                .await
+                .map_err(|err| err.to_string())?;
+            Ok(detail.map(|detail| EdgeDetailView {
+                caller,
+                callee,
+                window,
+                step_seconds: detail.step,
+                points: closed(detail.points).iter().map(point).collect(),
+                versions: detail
+                    .versions
+                    .iter()
+                    .map(|v| VersionRow {
+                        caller_version: v.caller_version.clone().unwrap_or_default(),
+                        callee_version: v.callee_version.clone().unwrap_or_default(),
+                        calls: v.calls.requests,
+                        error_ratio: v.calls.error_ratio(),
+                    })
+                    .collect(),
+                operations: detail.operations,
+                declared: detail.declared,
+            }))
         })
     }
 

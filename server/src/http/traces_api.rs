@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::api::paging;
-use super::health_api::{parse_duration, MAX_WINDOW_SECS};
+use super::health_api::{parse_duration, MAX_POINTS, MAX_WINDOW_SECS};
 use super::{ApiError, AppState};
 use crate::traces::{EdgeView, GraphView, NodeView, Source};
 
@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/graph", get(graph))
         .route("/services/{name}/calls", get(service_calls))
         .route("/propagation", get(propagation))
+        .route("/edges", get(edge_detail))
 }
 
 /// The window when none is asked for.
@@ -324,5 +325,138 @@ async fn propagation(
         total,
         limit,
         offset,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EdgeParams {
+    caller: Option<String>,
+    callee: Option<String>,
+    window: Option<String>,
+    step: Option<String>,
+}
+
+#[derive(Serialize)]
+struct EdgePointJson {
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    calls: f64,
+    request_rate: f64,
+    error_ratio: Option<f64>,
+    latency_p50_seconds: Option<f64>,
+    latency_p95_seconds: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct VersionJson {
+    caller_version: Option<String>,
+    callee_version: Option<String>,
+    calls: f64,
+    error_ratio: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct OperationJson {
+    operation: String,
+    calls: f64,
+}
+
+#[derive(Serialize)]
+struct EdgeDetailJson {
+    caller: String,
+    callee: String,
+    window_seconds: i64,
+    step_seconds: i64,
+    declared: bool,
+    points: Vec<EdgePointJson>,
+    versions: Vec<VersionJson>,
+    operations: Vec<OperationJson>,
+}
+
+/// `GET /api/v1/edges?caller=&callee=&window=1h&step=1m`: one edge over time, with the
+/// versions and operations seen. 404 when it was neither observed in the window nor
+/// declared.
+async fn edge_detail(
+    State(state): State<AppState>,
+    params: Result<Query<EdgeParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<EdgeDetailJson>, ApiError> {
+    let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
+    let (Some(caller), Some(callee)) = (params.caller, params.callee) else {
+        return Err(ApiError::InvalidQuery(
+            "caller and callee are required: /api/v1/edges?caller=A&callee=B".to_owned(),
+        ));
+    };
+    let window = match params.window.as_deref() {
+        None => 3600,
+        text => window(text)?,
+    };
+    let step = match params.step.as_deref() {
+        None => (window / 240).max(60),
+        Some(text) => match parse_duration(text) {
+            Some(step) if step >= 1 => step,
+            _ => {
+                return Err(ApiError::InvalidQuery(format!(
+                    "step={text:?}: expected a duration such as 1m or 1h"
+                )))
+            }
+        },
+    };
+    if window / step > MAX_POINTS {
+        return Err(ApiError::InvalidQuery(format!(
+            "window / step is {} points: at most {MAX_POINTS}; use a larger step",
+            window / step
+        )));
+    }
+    let snapshot = state.catalog.snapshot();
+    let detail = state
+        .traces
+        .edge_detail(
+            state.catalog.store(),
+            &snapshot,
+            &caller,
+            &callee,
+            window,
+            step,
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound {
+            name: format!("{caller} -> {callee}"),
+        })?;
+    Ok(Json(EdgeDetailJson {
+        window_seconds: window,
+        step_seconds: detail.step,
+        declared: detail.declared,
+        points: detail
+            .points
+            .iter()
+            .map(|p| EdgePointJson {
+                start: chrono::TimeZone::timestamp_opt(&chrono::Utc, p.start, 0).single(),
+                calls: p.stats.requests,
+                request_rate: p.stats.rate(p.seconds as f64),
+                error_ratio: p.stats.error_ratio(),
+                latency_p50_seconds: p.stats.quantile(0.5),
+                latency_p95_seconds: p.stats.quantile(0.95),
+            })
+            .collect(),
+        versions: detail
+            .versions
+            .iter()
+            .map(|v| VersionJson {
+                caller_version: v.caller_version.clone(),
+                callee_version: v.callee_version.clone(),
+                calls: v.calls.requests,
+                error_ratio: v.calls.error_ratio(),
+            })
+            .collect(),
+        operations: detail
+            .operations
+            .iter()
+            .map(|(operation, calls)| OperationJson {
+                operation: operation.clone(),
+                calls: *calls,
+            })
+            .collect(),
+        caller,
+        callee,
     }))
 }
