@@ -12,6 +12,7 @@ pub mod otlp;
 pub mod outbound;
 pub mod prometheus;
 pub mod scrape;
+pub mod servicegraph;
 
 use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
@@ -126,6 +127,10 @@ pub struct CollectorsConfig {
     /// The OTLP trace receivers (on by default, on loopback).
     #[serde(default)]
     pub otlp: otlp::OtlpConfig,
+    /// Call-graph edges computed by another engine (the OpenTelemetry Collector's
+    /// servicegraph connector, Tempo's metrics generator), read from the Prometheus that
+    /// stores its `traces_service_graph_*` series.
+    pub servicegraph: Option<servicegraph::ServicegraphConfig>,
 }
 
 /// Starts every configured collector; they stop on `cx.shutdown`, or when the returned

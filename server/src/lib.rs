@@ -180,6 +180,27 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         ));
         background.spawn(health::consume(health.clone(), scrape_reports));
     }
+    if let Some(source) = &config.collectors.servicegraph {
+        // Edges another engine computed from spans, read from its Prometheus.
+        source.validate().map_err(anyhow::Error::msg)?;
+        let (rows, imported) = tokio::sync::mpsc::channel(16);
+        let clock = health::system_clock();
+        let metrics = state.metrics.clone();
+        background.spawn(seam_collectors::servicegraph::run(
+            source.clone(),
+            policy.clone(),
+            config.health.bucket_secs,
+            move || clock(),
+            rows,
+            move |tally| metrics.servicegraph_source(tally),
+            shutdown.subscribe(),
+        ));
+        background.spawn(traces::consume_imported(
+            traces.clone(),
+            state.catalog.store().clone(),
+            imported,
+        ));
+    }
     let otlp = &config.collectors.otlp;
     let mut receivers = None;
     if otlp.enabled {

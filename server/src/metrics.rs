@@ -22,6 +22,8 @@ pub struct Metrics {
     scrape_targets: IntGaugeVec,
     scrape_targets_dropped: IntCounter,
     source_failures: IntCounter,
+    servicegraph_failures: IntCounter,
+    servicegraph_skipped: IntCounter,
     target_up: GaugeVec,
     target_duration: GaugeVec,
     target_samples: GaugeVec,
@@ -126,8 +128,20 @@ impl Metrics {
             "Rounds of the Prometheus source that failed (retried on the next round)",
         )
         .expect("valid metric");
+        let servicegraph_failures = IntCounter::new(
+            "seam_servicegraph_source_failures_total",
+            "Rounds of the servicegraph source that failed (retried on the next round)",
+        )
+        .expect("valid metric");
+        let servicegraph_skipped = IntCounter::new(
+            "seam_servicegraph_series_skipped_total",
+            "Servicegraph series left out: no client or server label, or a name over 256 bytes",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(source_failures.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(servicegraph_failures.clone()),
+            Box::new(servicegraph_skipped.clone()),
             Box::new(http_requests.clone()),
             Box::new(http_duration.clone()),
             Box::new(build_info),
@@ -155,6 +169,8 @@ impl Metrics {
             scrape_targets,
             scrape_targets_dropped,
             source_failures,
+            servicegraph_failures,
+            servicegraph_skipped,
             target_up,
             target_duration,
             target_samples,
@@ -183,6 +199,15 @@ impl Metrics {
     /// Counts a failed round of the Prometheus source.
     pub fn source_failed(&self) {
         self.source_failures.inc();
+    }
+
+    /// Counts what the servicegraph source reports: a failed round, series left out.
+    pub fn servicegraph_source(&self, tally: seam_collectors::servicegraph::Tally) {
+        use seam_collectors::servicegraph::Tally;
+        match tally {
+            Tally::Failed => self.servicegraph_failures.inc(),
+            Tally::Skipped(series) => self.servicegraph_skipped.inc_by(series),
+        }
     }
 
     /// Sets the number of targets by health.
