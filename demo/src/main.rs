@@ -4,19 +4,45 @@
 //! of the manifest a service serves, `seam register` (run by `scripts/demo`), the API.
 //! Each serves its manifest at the well-known path, `/metrics` written with the
 //! `prometheus` crate under the standard request metric names, and `/healthz`, and calls
-//! its dependencies over HTTP; a traffic loop drives requests in at the edge. The six
-//! services of `examples/manifests` are served at the ports those files declare (Seam
+//! its dependencies over HTTP; a traffic loop drives requests in where no one calls
+//! (plain requests, without `traceparent`: Seam sees them come from the `user` node). The
+//! five running services of `examples/manifests` are served at the ports those files declare (Seam
 //! reads their manifests from that directory); the others register over the REST API.
 //!
-//! Deliberate smells, so the dashboard has something to show: payments and orders call
-//! each other (a synchronous cycle), `legacy-reports` exposes no standard request
-//! metrics, `recommendations` uses the older Prometheus client names, and payments fails
-//! in bursts every few minutes.
+//! Every service sends its spans with the OpenTelemetry SDK over OTLP/HTTP to Seam
+//! (`--otlp`, bearer `--token`; `--no-traces` turns it off): a SERVER span per request,
+//! a CLIENT span per call with W3C `traceparent` passed on, a CLIENT span per database
+//! query, through one shared export pipeline (`telemetry.rs`).
 //!
-//!   seam-demo-fleet [--services 25] [--seam http://127.0.0.1:3000] [--token demo-token]
+//! Deliberate smells, so the dashboard has something to show (`fleet::smells` names them;
+//! the Calls page `/calls`, the graph `GET /api/v1/graph`, `GET /api/v1/propagation` and
+//! the service pages' "Observed calls" show them):
+//! - a synchronous cycle: orders calls payments, which calls back into orders
+//!   (`/confirm`); both declare it;
+//! - payments fails in bursts every few minutes (error ratios, states change);
+//! - `legacy-reports` exposes no standard request metrics, `recommendations` the older
+//!   Prometheus client names;
+//! - a chatty pair: cart calls pricing 8 to 12 times per request it serves ("calls per
+//!   request");
+//! - a database shared across bounded contexts: orders (commerce) and inventory
+//!   (warehouse) both query PostgreSQL `shop-db` and declare it;
+//! - an orchestrating hub: gateway calls six services on every request;
+//! - broken trace propagation: search ignores the incoming `traceparent`, so its spans
+//!   start new traces; its callers (gateway, recommendations) declare it, and Seam maps
+//!   their unpaired calls to it by address and reports it as broken (incoming);
+//! - two live versions of a provider: sessions runs 2.4.1 and 3.0.0 (two instances, both
+//!   in its manifest), and identity, which declares `sessions` `^2.0`, is routed to both;
+//! - an undeclared dependency: recommendations calls pricing, and no manifest says so;
+//! - a declared dependency never called: cart declares inventory and never calls it.
+//!
+//! ```text
+//! seam-demo-fleet [--services 25] [--seam http://127.0.0.1:3000] [--token demo-token]
+//!                 [--otlp http://127.0.0.1:4318/v1/traces | --no-traces]
+//! ```
 
 mod fleet;
 mod service;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,9 +60,20 @@ struct Args {
     /// Seam's base URL, where the extra services register
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     seam: String,
-    /// API token for registering, as the secret Seam was given (`name:secret` → `secret`)
+    /// API token for registering and for sending spans, as the secret Seam was given
+    /// (`name:secret` → `secret`)
     #[arg(long, default_value = "demo-token")]
     token: String,
+    /// Where the services send their spans: Seam's OTLP/HTTP receiver, the full URL
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:4318/v1/traces"
+    )]
+    otlp: String,
+    /// Send no spans
+    #[arg(long)]
+    no_traces: bool,
     /// First port of the extra services (the example ones use 8101-8105)
     #[arg(long, default_value_t = 8111)]
     base_port: u16,
@@ -81,19 +118,50 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(args.burst_every),
         Duration::from_secs(args.burst_for),
     ));
-    let ports: Arc<HashMap<String, u16>> = Arc::new(
+    let ports: Arc<HashMap<String, Vec<u16>>> = Arc::new(
         specs
             .iter()
-            .map(|spec| (spec.name.clone(), spec.port))
+            .map(|spec| {
+                let ports = spec.instances.iter().map(|i| i.port).collect();
+                (spec.name.clone(), ports)
+            })
             .collect(),
     );
+    let pipeline = if args.no_traces {
+        None
+    } else {
+        Some(telemetry::Pipeline::start(&args.otlp, &args.token)?)
+    };
     let mut running = Vec::new();
     for spec in &specs {
-        running.push(
-            service::start(spec.clone(), ports.clone(), client.clone(), bursts.clone()).await?,
-        );
+        for instance in &spec.instances {
+            let tracing = match &pipeline {
+                Some(pipeline) => pipeline.tracing(&spec.name, &instance.version, instance.port),
+                None => telemetry::Tracing::off(),
+            };
+            running.push(
+                service::start(
+                    spec.clone(),
+                    instance.clone(),
+                    ports.clone(),
+                    client.clone(),
+                    bursts.clone(),
+                    tracing,
+                )
+                .await?,
+            );
+        }
     }
-    tracing::info!(services = running.len(), "fleet listening");
+    tracing::info!(
+        services = specs.len(),
+        instances = running.len(),
+        spans = if pipeline.is_some() {
+            args.otlp.as_str()
+        } else {
+            "off"
+        },
+        "fleet listening"
+    );
     fleet::register(&client, &args.seam, &args.token, &specs).await;
     fleet::register_with_cli(args.seam_bin.as_deref(), &args.seam, &args.token, &specs).await;
     let entries: Vec<String> = specs
@@ -107,6 +175,10 @@ async fn main() -> anyhow::Result<()> {
     traffic.abort();
     for service in running {
         service.abort();
+    }
+    if let Some(pipeline) = pipeline {
+        // What ended is sent before the fleet goes.
+        tokio::task::spawn_blocking(move || pipeline.shutdown()).await?;
     }
     Ok(())
 }

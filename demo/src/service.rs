@@ -1,5 +1,7 @@
-//! One service of the fleet: an axum server on its own loopback port with `/work` (its
-//! own work, then a call to each dependency), `/metrics`, `/healthz` and its manifest.
+//! One instance of a service of the fleet: an axum server on its own loopback port with
+//! `/work` (its own work, its database queries, then its calls), `/confirm` (a callback:
+//! its own work only), `/metrics`, `/healthz` and its manifest. Every request is a SERVER
+//! span, every call a CLIENT span whose context goes out as `traceparent`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -16,7 +18,8 @@ use prometheus::{
 };
 use tokio::task::JoinHandle;
 
-use crate::fleet::{Metrics, ServiceSpec};
+use crate::fleet::{InstanceSpec, Metrics, ServiceSpec, CONFIRM, WORK};
+use crate::telemetry::{self, Tracing};
 
 /// When payments fails: for `length` out of every `every`, from the fleet's start.
 pub struct Bursts {
@@ -125,12 +128,13 @@ impl Recorder {
 
 struct Service {
     spec: ServiceSpec,
-    /// Every service's port, by name: where its dependencies listen.
-    ports: Arc<HashMap<String, u16>>,
+    /// Every service's instance ports, by name: where its dependencies listen.
+    ports: Arc<HashMap<String, Vec<u16>>>,
     client: reqwest::Client,
     bursts: Arc<Bursts>,
     registry: Registry,
     recorder: Recorder,
+    tracing: Tracing,
     /// A cheap source of variation (xorshift), shared by the service's requests.
     seed: AtomicU64,
     /// Work units done: the only metric of a service without request metrics.
@@ -146,25 +150,44 @@ impl Service {
         self.seed.store(x, Ordering::Relaxed);
         (x >> 11) as f64 / (1u64 << 53) as f64
     }
+
+    /// A whole number from `low` to `high`, both included.
+    fn between(&self, (low, high): (u32, u32)) -> u32 {
+        let span = high.saturating_sub(low) + 1;
+        low + ((self.random() * f64::from(span)) as u32).min(span - 1)
+    }
+
+    /// Sleeps for about `mean_ms` (half to twice as long).
+    async fn busy(&self, mean_ms: u64) {
+        let ms = mean_ms as f64 * (0.5 + self.random() * 1.5);
+        tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
+    }
 }
 
-/// Starts the service on its port; the handle stops it.
+/// Starts one instance of the service on its port, tracing with `tracing`; the handle
+/// stops it.
 pub async fn start(
     spec: ServiceSpec,
-    ports: Arc<HashMap<String, u16>>,
+    instance: InstanceSpec,
+    ports: Arc<HashMap<String, Vec<u16>>>,
     client: reqwest::Client,
     bursts: Arc<Bursts>,
+    tracing: Tracing,
 ) -> anyhow::Result<JoinHandle<()>> {
     let registry = Registry::new();
     let recorder = Recorder::new(spec.metrics, &registry);
     let work_done = prometheus::IntCounter::new("demo_work_units_total", "Units of work done.")?;
     registry.register(Box::new(work_done.clone()))?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", spec.port))
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", instance.port))
         .await
         .map_err(|err| {
-            anyhow::anyhow!("{}: cannot listen on port {}: {err}", spec.name, spec.port)
+            anyhow::anyhow!(
+                "{}: cannot listen on port {}: {err}",
+                spec.name,
+                instance.port
+            )
         })?;
-    let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15 ^ u64::from(spec.port));
+    let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15 ^ u64::from(instance.port));
     let service = Arc::new(Service {
         spec,
         ports,
@@ -172,11 +195,13 @@ pub async fn start(
         bursts,
         registry,
         recorder,
+        tracing,
         seed,
         work_done,
     });
     let app = Router::new()
-        .route("/work", get(work))
+        .route(WORK, get(work))
+        .route(CONFIRM, get(confirm))
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/.well-known/seam/manifest.yaml", get(manifest))
@@ -186,26 +211,49 @@ pub async fn start(
     }))
 }
 
-/// The service's work: some latency of its own, a call to each dependency, and an
-/// answer that fails when a dependency failed (half the time) or during a burst.
-async fn work(State(service): State<Arc<Service>>) -> StatusCode {
+/// The service's work: some latency of its own, a query to each of its databases, its
+/// calls, and an answer that fails when a call failed (half the time) or during a burst.
+async fn work(State(service): State<Arc<Service>>, headers: HeaderMap) -> StatusCode {
+    serve(&service, &headers, WORK).await
+}
+
+/// A callback: the service's own work only.
+async fn confirm(State(service): State<Arc<Service>>, headers: HeaderMap) -> StatusCode {
+    serve(&service, &headers, CONFIRM).await
+}
+
+async fn serve(service: &Service, headers: &HeaderMap, route: &'static str) -> StatusCode {
     let started = Instant::now();
-    let own = service.spec.work_ms as f64 * (0.5 + service.random() * 1.5);
-    tokio::time::sleep(Duration::from_secs_f64(own / 1000.0)).await;
+    let request = service
+        .tracing
+        .server(headers, route, service.spec.propagates);
+    service.busy(service.spec.work_ms).await;
     let mut failed = false;
-    for callee in &service.spec.calls {
-        let Some(port) = service.ports.get(callee) else {
-            continue;
-        };
-        let url = format!("http://127.0.0.1:{port}/work");
-        let ok = service
-            .client
-            .get(url)
-            .send()
-            .await
-            .is_ok_and(|response| response.status().is_success());
-        if !ok && service.random() < 0.5 {
-            failed = true;
+    if route == WORK {
+        for store in &service.spec.datastores {
+            let query = service.tracing.database(&request, store.name, "SELECT");
+            service.busy(2).await;
+            telemetry::end(&query);
+        }
+        for call in &service.spec.calls {
+            let Some(ports) = service.ports.get(&call.callee).filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            for _ in 0..service.between(call.times) {
+                // Round robin, roughly: a random instance each call.
+                let port = ports[(service.random() * ports.len() as f64) as usize % ports.len()];
+                let url = format!("http://127.0.0.1:{port}{}", call.route);
+                let (span, trace_headers) = service
+                    .tracing
+                    .http_client(&request, port, call.route, &url);
+                let answer = service.client.get(&url).headers(trace_headers).send().await;
+                let status = answer.as_ref().map(|response| response.status().as_u16());
+                telemetry::end_client(&span, status);
+                let ok = status.is_ok_and(|s| (200..300).contains(&s));
+                if !ok && service.random() < 0.5 {
+                    failed = true;
+                }
+            }
         }
     }
     if service.spec.bursts && service.bursts.on() && service.random() < 0.6 {
@@ -217,9 +265,10 @@ async fn work(State(service): State<Arc<Service>>) -> StatusCode {
     } else {
         StatusCode::OK
     };
+    telemetry::end_server(&request, status.as_u16());
     service
         .recorder
-        .observe("/work", status.as_u16(), started.elapsed().as_secs_f64());
+        .observe(route, status.as_u16(), started.elapsed().as_secs_f64());
     status
 }
 
