@@ -329,8 +329,13 @@ impl Traces {
         service: Option<&str>,
     ) -> Result<BTreeMap<EdgeKey, EdgeStats>, seam_store::StoreError> {
         let now = self.now();
-        let touches =
-            |key: &EdgeKey| service.is_none_or(|s| &*key.caller == s || &*key.callee == s);
+        // Edges to virtual nodes are kept: one may be the service at its address (its
+        // spans did not pair), which only `resolve_callee` tells.
+        let touches = |key: &EdgeKey| {
+            service.is_none_or(|s| {
+                &*key.caller == s || &*key.callee == s || key.callee_kind == NodeKind::Virtual
+            })
+        };
         if window <= self.memory_seconds() {
             let mut edges = self.graph.window_where(now, window, touches).edges;
             let imported = self.imported.lock().unwrap_or_else(|p| p.into_inner());
@@ -345,7 +350,11 @@ impl Traces {
         let mut edges: BTreeMap<EdgeKey, EdgeStats> = BTreeMap::new();
         let from = now - window;
         let mut newest_stored = i64::MIN;
-        for stored in store.read_edges(from, now + 1, service).await? {
+        // Not filtered by service in the database, for the same reason.
+        for stored in store.read_edges(from, now + 1, None).await? {
+            if !touches(&stored.row.key) {
+                continue;
+            }
             newest_stored = newest_stored.max(stored.row.start + stored.seconds);
             edges
                 .entry(stored.row.key)
@@ -685,10 +694,14 @@ fn declared_edges(
                 seam_catalog::manifest::Mode::Sync => "sync",
                 seam_catalog::manifest::Mode::Async => "async",
             };
-            declared.insert(
-                (view.name().to_owned(), target.to_owned()),
-                (NodeKind::Service, protocol, mode),
-            );
+            // Events flow from the provider (the producer) to the consumer, as the
+            // observed producer -> consumer edges do; calls from consumer to provider.
+            let pair = if dependency.declared.mode == seam_catalog::manifest::Mode::Async {
+                (target.to_owned(), view.name().to_owned())
+            } else {
+                (view.name().to_owned(), target.to_owned())
+            };
+            declared.insert(pair, (NodeKind::Service, protocol, mode));
         }
         for store in &view.manifest.datastores {
             declared.insert(

@@ -257,3 +257,33 @@ async fn edges_are_written_on_stop_and_read_back_from_the_store() {
         "memory starts empty"
     );
 }
+
+#[tokio::test]
+async fn calls_that_reach_a_service_by_address_are_its_calls() {
+    let server = TestServer::start_with(|config| config.traces.pair_ttl_secs = 1).await;
+    let (status, body) = server.put_manifest(CART, None).await;
+    assert!(status.is_success(), "{body}");
+    // A client span whose server span never comes (cart loses the context): after the
+    // time-to-live it is an edge to 127.0.0.1:9101, cart's declared instance.
+    let t = "2af7651916cd43dd8448eb211c80319c";
+    let body = json!({"resourceSpans": [
+        {"resource": resource("shop", "1.4.0"), "scopeSpans": [{"spans": [
+            span(t, "1000000000000001", "", 2, http_server("/checkout", 200)),
+            span(t, "1000000000000002", "1000000000000001", 3, http_client(9101)),
+        ]}]}
+    ]});
+    let (status, _) = post_spans(&server, &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let calls = graph_until(&server, "/api/v1/services/cart/calls", |c| {
+        c["callers"].as_array().is_some_and(|callers| {
+            callers
+                .iter()
+                .any(|e| e["caller"] == "shop" && e["observed"] == true)
+        })
+    })
+    .await;
+    let edge = &calls["callers"][0];
+    assert_eq!(edge["callee"], "cart", "{calls:#}");
+    assert_eq!(edge["callee_kind"], "service");
+    assert_eq!(edge["declared"], false, "shop declares nothing here");
+}

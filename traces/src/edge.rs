@@ -91,7 +91,10 @@ pub const LATENCY_BOUNDS: [f64; 14] = [
 ];
 
 /// Upper bounds of the calls-per-parent-request histogram, then `+Inf`.
-pub const FAN_OUT_BOUNDS: [f64; 10] = [1.0, 2.0, 3.0, 4.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0];
+/// Fine up to a dozen calls (where "chatty" begins), coarser beyond.
+pub const FAN_OUT_BOUNDS: [f64; 16] = [
+    1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 15.0, 20.0, 30.0, 50.0, 100.0, 200.0, 1000.0,
+];
 
 /// A distribution of counts (calls of an edge per request into the caller): how many
 /// requests, how many calls in all, cumulative buckets by upper bound like a histogram.
@@ -272,7 +275,7 @@ mod tests {
         assert_eq!(stats.calls.buckets.last(), Some(&(f64::INFINITY, 3.0)));
         assert_eq!(stats.fan_out.mean(), Some(4.0));
         assert_eq!(stats.fan_out.buckets[0], (1.0, 1.0));
-        assert_eq!(stats.fan_out.buckets[5], (10.0, 2.0));
+        assert_eq!(stats.fan_out.buckets[6], (8.0, 2.0), "7 calls: in le=8");
         // A value on a bound falls in that bound's bucket (`le`).
         assert_eq!(bucket_index(&LATENCY_BOUNDS, 0.005), 0);
         assert_eq!(bucket_index(&LATENCY_BOUNDS, 11.0), LATENCY_BOUNDS.len());
