@@ -194,8 +194,8 @@ pub fn CallTable(
                             <td>{format!("{} ({})", e.protocol, e.mode)}</td>
                             <td class="operations">{e.operations.join(", ")}</td>
                             <td class="nowrap">{if e.observed { format!("{:.2}/s", e.request_rate) } else { "—".to_owned() }}</td>
-                            <td>{percent(e.error_ratio)}</td>
-                            <td>{e.latency_p95_seconds.map_or("—".to_owned(), format_seconds)}</td>
+                            <td class="nowrap">{percent(e.error_ratio)}</td>
+                            <td class="nowrap">{e.latency_p95_seconds.map_or("—".to_owned(), format_seconds)}</td>
                             <td>{match (e.calls_per_request, e.calls_per_request_p95) {
                                 (Some(mean), Some(p95)) => format!("{mean:.1} (p95 {p95:.0})"),
                                 (Some(mean), None) => format!("{mean:.1}"),
