@@ -14,7 +14,7 @@
 //! in the bucket of the time they are made (when the pair completes), as the connector
 //! does, so a bucket once handed out for storage never changes.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::edge::{EdgeAcc, EdgeKey, EdgeRow, EdgeStats, Mode, NodeKind, USER_NODE};
@@ -95,6 +95,65 @@ pub struct Propagation {
     /// A few trace ids of each kind of root, as evidence.
     pub incoming_root_examples: Vec<TraceId>,
     pub outgoing_root_examples: Vec<TraceId>,
+}
+
+/// The graph's hash maps: foldhash, seeded per process (clients choose the ids).
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Names that repeat in every span (protocols, operations, the empty string), shared
+/// instead of allocated per edge key; bounded, past which names are allocated as they come.
+#[derive(Default)]
+struct Names {
+    set: HashSet<Arc<str>, foldhash::fast::RandomState>,
+}
+
+/// Distinct names a shard shares at most.
+const MAX_NAMES: usize = 100_000;
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.set.get(name) {
+            return known.clone();
+        }
+        let name: Arc<str> = Arc::from(name);
+        if self.set.len() < MAX_NAMES {
+            self.set.insert(name.clone());
+        }
+        name
+    }
+}
+
+/// The edges of one bucket: each key once, behind an `Arc` that the per-trace call lists
+/// share instead of copying it.
+#[derive(Debug, Default)]
+struct Edges {
+    index: Map<Arc<EdgeKey>, usize>,
+    list: Vec<(Arc<EdgeKey>, EdgeAcc)>,
+}
+
+impl Edges {
+    /// The accumulator of `key`, added when new; and the shared key.
+    fn acc(
+        &mut self,
+        key: &EdgeKey,
+        shared: Option<&Arc<EdgeKey>>,
+    ) -> (Arc<EdgeKey>, &mut EdgeAcc) {
+        let at = match self.index.get(key) {
+            Some(&at) => at,
+            None => {
+                let arc = shared.cloned().unwrap_or_else(|| Arc::new(key.clone()));
+                self.index.insert(arc.clone(), self.list.len());
+                self.list.push((arc, EdgeAcc::default()));
+                self.list.len() - 1
+            }
+        };
+        let (arc, acc) = &mut self.list[at];
+        (arc.clone(), acc)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&EdgeKey, &EdgeAcc)> {
+        self.list.iter().map(|(key, acc)| (&**key, acc))
+    }
 }
 
 /// Distinct resources remembered per bucket and shard (service, version, namespace,
@@ -226,7 +285,7 @@ impl Graph {
                     continue;
                 }
                 minute.taken = true;
-                for (key, acc) in &minute.edges {
+                for (key, acc) in minute.edges.iter() {
                     edges.entry((*start, key.clone())).or_default().merge(acc);
                 }
             }
@@ -258,7 +317,7 @@ impl Graph {
         for i in 0..self.shards.len() {
             let shard = self.lock(i);
             for (_, minute) in shard.minutes.range(from..) {
-                for (key, acc) in &minute.edges {
+                for (key, acc) in minute.edges.iter() {
                     if keep(key) {
                         edges.entry(key.clone()).or_default().merge(acc);
                     }
@@ -302,7 +361,7 @@ impl Graph {
         for i in 0..self.shards.len() {
             let shard = self.lock(i);
             for (start, minute) in shard.minutes.range(from..) {
-                for (key, acc) in &minute.edges {
+                for (key, acc) in minute.edges.iter() {
                     if keep(key) {
                         rows.entry((*start, key.clone())).or_default().merge(acc);
                     }
@@ -373,11 +432,11 @@ enum Half {
 /// One bucket of time in one shard.
 #[derive(Debug, Default)]
 struct Minute {
-    edges: HashMap<EdgeKey, EdgeAcc>,
-    propagation: HashMap<Arc<str>, Propagation>,
+    edges: Edges,
+    propagation: Map<Arc<str>, Propagation>,
     /// Resources seen in the bucket (at most [`MAX_RESOURCES`]), and the last one
     /// added: spans of one request share theirs, so most spans skip the lookup.
-    resources: std::collections::HashSet<Arc<Resource>>,
+    resources: HashSet<Arc<Resource>, foldhash::fast::RandomState>,
     last_resource: Option<Arc<Resource>>,
     /// Handed out for storage; later observations go to a later bucket.
     taken: bool,
@@ -386,17 +445,18 @@ struct Minute {
 /// Calls seen in one trace, counted per parent request when the trace goes quiet.
 #[derive(Debug, Default)]
 struct FanTrace {
-    calls: Vec<(Option<SpanId>, SpanId, EdgeKey)>,
+    calls: Vec<(Option<SpanId>, SpanId, Arc<EdgeKey>)>,
 }
 
 struct Shard {
     max_pending: usize,
-    pending: HashMap<(TraceId, SpanId), (i64, Half)>,
+    pending: Map<(TraceId, SpanId), (i64, Half)>,
     pending_order: VecDeque<(i64, TraceId, SpanId)>,
     /// Internal spans' parents, to find the server span a client span works for.
-    internal: HashMap<(TraceId, SpanId), (i64, Option<SpanId>)>,
+    internal: Map<(TraceId, SpanId), (i64, Option<SpanId>)>,
     internal_order: VecDeque<(i64, TraceId, SpanId)>,
-    fan: HashMap<TraceId, (i64, FanTrace)>,
+    fan: Map<TraceId, (i64, FanTrace)>,
+    names: Names,
     fan_order: VecDeque<(i64, TraceId)>,
     minutes: BTreeMap<i64, Minute>,
     /// Start of the first bucket not yet handed out.
@@ -404,19 +464,16 @@ struct Shard {
     counters: Counters,
 }
 
-fn arc(s: &Option<Arc<str>>) -> Arc<str> {
-    s.clone().unwrap_or_else(|| Arc::from(""))
-}
-
 impl Shard {
     fn new(max_pending: usize) -> Shard {
         Shard {
             max_pending,
-            pending: HashMap::new(),
+            pending: Map::default(),
             pending_order: VecDeque::new(),
-            internal: HashMap::new(),
+            internal: Map::default(),
             internal_order: VecDeque::new(),
-            fan: HashMap::new(),
+            fan: Map::default(),
+            names: Names::default(),
             fan_order: VecDeque::new(),
             minutes: BTreeMap::new(),
             open_from: i64::MIN,
@@ -488,7 +545,7 @@ impl Shard {
             error: span.is_error(),
             client_error: client_error(&span),
             seconds: span.duration_seconds(),
-            protocol: Arc::from(span.protocol.name()),
+            protocol: self.names.get(span.protocol.name()),
             messaging: matches!(span.protocol, crate::span::Protocol::Messaging(_)),
             resource: span.resource.clone(),
             kind: span.kind,
@@ -534,7 +591,7 @@ impl Shard {
             error: span.is_error(),
             client_error: client_error(&span),
             seconds: span.duration_seconds(),
-            protocol: Arc::from(span.protocol.name()),
+            protocol: self.names.get(span.protocol.name()),
             messaging: matches!(span.protocol, crate::span::Protocol::Messaging(_)),
             resource: span.resource.clone(),
             kind: span.kind,
@@ -578,23 +635,21 @@ impl Shard {
         } else {
             NodeKind::User
         };
+        let empty = self.names.get("");
         let key = EdgeKey {
-            caller: Arc::from(caller),
+            caller: self.names.get(caller),
             caller_kind,
             callee: server.resource.service.clone(),
             callee_kind: NodeKind::Service,
-            caller_version: Arc::from(""),
-            callee_version: arc(&server.resource.version),
-            environment: arc(&server.resource.environment),
+            caller_version: empty.clone(),
+            callee_version: server.resource.version.clone().unwrap_or(empty.clone()),
+            environment: server.resource.environment.clone().unwrap_or(empty),
             protocol: server.protocol.clone(),
             mode: mode(SpanKind::Client, server.kind, server.messaging),
-            operation: Arc::from(server.operation.as_deref().unwrap_or("")),
+            operation: self.names.get(server.operation.as_deref().unwrap_or("")),
         };
-        self.minute(now, config).edges.entry(key).or_default().call(
-            server.error,
-            server.client_error,
-            server.seconds,
-        );
+        let (_, acc) = self.minute(now, config).edges.acc(&key, None);
+        acc.call(server.error, server.client_error, server.seconds);
     }
 
     fn wait(&mut self, key: (TraceId, SpanId), half: Half, now: i64, config: &GraphConfig) {
@@ -623,42 +678,39 @@ impl Shard {
         } else {
             server.protocol.clone()
         };
+        let empty = self.names.get("");
+        let operation = server
+            .operation
+            .as_deref()
+            .or(client.operation.as_deref())
+            .unwrap_or("");
         let key = EdgeKey {
             caller: client.resource.service.clone(),
             caller_kind: NodeKind::Service,
             callee: server.resource.service.clone(),
             callee_kind: NodeKind::Service,
-            caller_version: arc(&client.resource.version),
-            callee_version: arc(&server.resource.version),
+            caller_version: client.resource.version.clone().unwrap_or(empty.clone()),
+            callee_version: server.resource.version.clone().unwrap_or(empty.clone()),
             environment: client
                 .resource
                 .environment
                 .clone()
                 .or(server.resource.environment.clone())
-                .unwrap_or_else(|| Arc::from("")),
+                .unwrap_or(empty),
             protocol,
             mode: mode(
                 client.kind,
                 server.kind,
                 client.messaging || server.messaging,
             ),
-            operation: Arc::from(
-                server
-                    .operation
-                    .as_deref()
-                    .or(client.operation.as_deref())
-                    .unwrap_or(""),
-            ),
+            operation: self.names.get(operation),
         };
-        self.minute(now, config)
-            .edges
-            .entry(key.clone())
-            .or_default()
-            .call(
-                client.error || server.error,
-                client.client_error || server.client_error,
-                server.seconds,
-            );
+        let (key, acc) = self.minute(now, config).edges.acc(&key, None);
+        acc.call(
+            client.error || server.error,
+            client.client_error || server.client_error,
+            server.seconds,
+        );
         self.fan_call(trace, client.parent, span_id, key, now, config);
     }
 
@@ -673,23 +725,21 @@ impl Shard {
         now: i64,
         config: &GraphConfig,
     ) {
+        let empty = self.names.get("");
         let key = EdgeKey {
             caller: client.resource.service.clone(),
             caller_kind: NodeKind::Service,
-            callee: Arc::from(callee),
+            callee: self.names.get(callee),
             callee_kind,
-            caller_version: arc(&client.resource.version),
-            callee_version: Arc::from(""),
-            environment: arc(&client.resource.environment),
+            caller_version: client.resource.version.clone().unwrap_or(empty.clone()),
+            callee_version: empty.clone(),
+            environment: client.resource.environment.clone().unwrap_or(empty),
             protocol: client.protocol.clone(),
             mode: mode(client.kind, SpanKind::Server, client.messaging),
-            operation: Arc::from(client.operation.as_deref().unwrap_or("")),
+            operation: self.names.get(client.operation.as_deref().unwrap_or("")),
         };
-        self.minute(now, config)
-            .edges
-            .entry(key.clone())
-            .or_default()
-            .call(client.error, client.client_error, client.seconds);
+        let (key, acc) = self.minute(now, config).edges.acc(&key, None);
+        acc.call(client.error, client.client_error, client.seconds);
         self.fan_call(trace, client.parent, span_id, key, now, config);
     }
 
@@ -698,7 +748,7 @@ impl Shard {
         trace: TraceId,
         parent: Option<SpanId>,
         span_id: SpanId,
-        key: EdgeKey,
+        key: Arc<EdgeKey>,
         now: i64,
         config: &GraphConfig,
     ) {
@@ -790,7 +840,7 @@ impl Shard {
         now: i64,
         config: &GraphConfig,
     ) {
-        let mut groups: HashMap<(SpanId, EdgeKey), u64> = HashMap::new();
+        let mut groups: Map<(SpanId, Arc<EdgeKey>), u64> = Map::default();
         for (parent, span_id, key) in calls.calls {
             let mut request = parent;
             let mut last = span_id;
@@ -807,7 +857,7 @@ impl Shard {
         }
         let minute = self.minute(now, config);
         for ((_, key), calls) in groups {
-            minute.edges.entry(key).or_default().parent(calls);
+            minute.edges.acc(&key, Some(&key)).1.parent(calls);
         }
     }
 }

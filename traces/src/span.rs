@@ -73,6 +73,19 @@ pub enum Value<'a> {
     Other,
 }
 
+/// A span attribute's text, borrowed from the request where it is a string.
+type Text<'a> = std::borrow::Cow<'a, str>;
+
+impl<'a> Value<'a> {
+    fn borrowed(&self) -> Option<Text<'a>> {
+        match *self {
+            Value::Str(s) if !s.is_empty() => Some(Text::Borrowed(s)),
+            Value::Int(i) => Some(Text::Owned(i.to_string())),
+            _ => None,
+        }
+    }
+}
+
 impl Value<'_> {
     fn text(&self) -> Option<String> {
         match *self {
@@ -300,40 +313,40 @@ impl SpanHead {
 /// Collects a span's attributes (any order, old and new convention names) into the
 /// fields of a [`Span`].
 #[derive(Debug, Default)]
-pub struct SpanBuilder {
-    http_method: Option<String>,
-    http_route: Option<String>,
-    url_template: Option<String>,
+pub struct SpanBuilder<'a> {
+    http_method: Option<Text<'a>>,
+    http_route: Option<Text<'a>>,
+    url_template: Option<Text<'a>>,
     http_status: Option<i64>,
-    rpc_system: Option<String>,
-    rpc_service: Option<String>,
-    rpc_method: Option<String>,
+    rpc_system: Option<Text<'a>>,
+    rpc_service: Option<Text<'a>>,
+    rpc_method: Option<Text<'a>>,
     grpc_status: Option<i64>,
-    db_system: Option<String>,
-    db_namespace: Option<String>,
-    db_operation: Option<String>,
-    messaging_system: Option<String>,
-    messaging_destination: Option<String>,
-    peer_service: Option<String>,
-    server_address: Option<String>,
+    db_system: Option<Text<'a>>,
+    db_namespace: Option<Text<'a>>,
+    db_operation: Option<Text<'a>>,
+    messaging_system: Option<Text<'a>>,
+    messaging_destination: Option<Text<'a>>,
+    peer_service: Option<Text<'a>>,
+    server_address: Option<Text<'a>>,
     server_port: Option<i64>,
-    network_peer: Option<String>,
+    network_peer: Option<Text<'a>>,
 }
 
-impl SpanBuilder {
+impl<'a> SpanBuilder<'a> {
     /// Reads one span attribute; keys no convention here names are ignored. Where an old
     /// and a new name both appear, the new one wins.
-    pub fn attribute(&mut self, key: &str, value: Value<'_>) {
+    pub fn attribute(&mut self, key: &str, value: Value<'a>) {
         match key {
-            "http.request.method" => self.http_method = value.text(),
-            "http.method" => set_if_none(&mut self.http_method, value.text()),
-            "http.route" => self.http_route = value.text(),
-            "url.template" => self.url_template = value.text(),
+            "http.request.method" => self.http_method = value.borrowed(),
+            "http.method" => set_if_none(&mut self.http_method, value.borrowed()),
+            "http.route" => self.http_route = value.borrowed(),
+            "url.template" => self.url_template = value.borrowed(),
             "http.response.status_code" => self.http_status = value.int(),
             "http.status_code" if self.http_status.is_none() => self.http_status = value.int(),
-            "rpc.system" | "rpc.system.name" => self.rpc_system = value.text(),
-            "rpc.service" => self.rpc_service = value.text(),
-            "rpc.method" => self.rpc_method = value.text(),
+            "rpc.system" | "rpc.system.name" => self.rpc_system = value.borrowed(),
+            "rpc.service" => self.rpc_service = value.borrowed(),
+            "rpc.method" => self.rpc_method = value.borrowed(),
             "rpc.grpc.status_code" => self.grpc_status = value.int(),
             "rpc.response.status_code" if self.grpc_status.is_none() => {
                 self.grpc_status = match value {
@@ -341,23 +354,25 @@ impl SpanBuilder {
                     other => other.int(),
                 }
             }
-            "db.system.name" => self.db_system = value.text(),
-            "db.system" => set_if_none(&mut self.db_system, value.text()),
-            "db.namespace" => self.db_namespace = value.text(),
-            "db.name" => set_if_none(&mut self.db_namespace, value.text()),
-            "db.operation.name" => self.db_operation = value.text(),
-            "db.operation" => set_if_none(&mut self.db_operation, value.text()),
-            "messaging.system" => self.messaging_system = value.text(),
-            "messaging.destination.name" => self.messaging_destination = value.text(),
-            "messaging.destination" => set_if_none(&mut self.messaging_destination, value.text()),
-            "service.peer.name" => self.peer_service = value.text(),
-            "peer.service" => set_if_none(&mut self.peer_service, value.text()),
-            "server.address" => self.server_address = value.text(),
-            "net.peer.name" => set_if_none(&mut self.server_address, value.text()),
+            "db.system.name" => self.db_system = value.borrowed(),
+            "db.system" => set_if_none(&mut self.db_system, value.borrowed()),
+            "db.namespace" => self.db_namespace = value.borrowed(),
+            "db.name" => set_if_none(&mut self.db_namespace, value.borrowed()),
+            "db.operation.name" => self.db_operation = value.borrowed(),
+            "db.operation" => set_if_none(&mut self.db_operation, value.borrowed()),
+            "messaging.system" => self.messaging_system = value.borrowed(),
+            "messaging.destination.name" => self.messaging_destination = value.borrowed(),
+            "messaging.destination" => {
+                set_if_none(&mut self.messaging_destination, value.borrowed())
+            }
+            "service.peer.name" => self.peer_service = value.borrowed(),
+            "peer.service" => set_if_none(&mut self.peer_service, value.borrowed()),
+            "server.address" => self.server_address = value.borrowed(),
+            "net.peer.name" => set_if_none(&mut self.server_address, value.borrowed()),
             "server.port" => self.server_port = value.int(),
             "net.peer.port" if self.server_port.is_none() => self.server_port = value.int(),
-            "network.peer.address" => self.network_peer = value.text(),
-            "net.sock.peer.addr" => set_if_none(&mut self.network_peer, value.text()),
+            "network.peer.address" => self.network_peer = value.borrowed(),
+            "net.sock.peer.addr" => set_if_none(&mut self.network_peer, value.borrowed()),
             _ => {}
         }
     }
@@ -366,29 +381,30 @@ impl SpanBuilder {
     /// attributes read.
     pub fn build(self, head: SpanHead) -> Span {
         let kind = head.kind;
-        let boxed = |s: String| Box::<str>::from(cut(&s, MAX_VALUE_BYTES));
+        let boxed = |s: &str| Box::<str>::from(cut(s, MAX_VALUE_BYTES));
+        let lower = |s: &str| boxed(&s.to_ascii_lowercase());
         let protocol = if let Some(system) = &self.db_system {
-            Protocol::Database(boxed(system.to_ascii_lowercase()))
+            Protocol::Database(lower(system))
         } else if let Some(system) = &self.messaging_system {
-            Protocol::Messaging(boxed(system.to_ascii_lowercase()))
+            Protocol::Messaging(lower(system))
         } else if let Some(system) = &self.rpc_system {
             if system.eq_ignore_ascii_case("grpc") {
                 Protocol::Grpc
             } else {
-                Protocol::Rpc(boxed(system.to_ascii_lowercase()))
+                Protocol::Rpc(lower(system))
             }
         } else if self.http_method.is_some() || self.http_status.is_some() {
             Protocol::Http
         } else {
             Protocol::Unknown
         };
-        let operation = match &protocol {
+        let operation: Option<Text<'_>> = match &protocol {
             Protocol::Database(_) => self.db_operation.clone(),
             Protocol::Messaging(_) => self.messaging_destination.clone(),
             Protocol::Grpc | Protocol::Rpc(_) => match (&self.rpc_service, &self.rpc_method) {
                 // Newer conventions put the fully qualified method in `rpc.method`.
                 (Some(service), Some(method)) if !method.contains('/') => {
-                    Some(format!("{service}/{method}"))
+                    Some(Text::Owned(format!("{service}/{method}")))
                 }
                 (_, Some(method)) => Some(method.clone()),
                 (Some(service), None) => Some(service.clone()),
@@ -397,29 +413,25 @@ impl SpanBuilder {
             Protocol::Http | Protocol::Unknown => {
                 // A route template on servers, a URL template on clients; never the path.
                 let template = if kind.is_incoming() {
-                    self.http_route.clone().or(self.url_template.clone())
+                    self.http_route.as_ref().or(self.url_template.as_ref())
                 } else {
-                    self.url_template.clone().or(self.http_route.clone())
+                    self.url_template.as_ref().or(self.http_route.as_ref())
                 };
                 match (&self.http_method, template) {
-                    (Some(method), Some(route)) => Some(format!("{method} {route}")),
+                    (Some(method), Some(route)) => Some(Text::Owned(format!("{method} {route}"))),
                     (Some(method), None) => Some(method.clone()),
-                    (None, route) => route,
+                    (None, route) => route.cloned(),
                 }
             }
         };
-        let peer = self
-            .peer_service
-            .clone()
-            .or_else(|| {
-                self.server_address
-                    .clone()
-                    .map(|host| match self.server_port {
-                        Some(port) => format!("{host}:{port}"),
-                        None => host,
-                    })
-            })
-            .or(self.network_peer.clone());
+        let peer = match (&self.peer_service, &self.server_address, &self.network_peer) {
+            (Some(name), _, _) => Some(boxed(name)),
+            (None, Some(host), _) => Some(match self.server_port {
+                Some(port) => boxed(&format!("{host}:{port}")),
+                None => boxed(host),
+            }),
+            (None, None, address) => address.as_deref().map(boxed),
+        };
         Span {
             resource: head.resource,
             trace_id: head.trace_id,
@@ -432,16 +444,16 @@ impl SpanBuilder {
             protocol,
             http_status: self.http_status,
             grpc_status: self.grpc_status,
-            operation: operation.map(boxed),
-            peer: peer.map(boxed),
-            peer_service: self.peer_service.map(boxed),
-            db_namespace: self.db_namespace.map(boxed),
+            operation: operation.as_deref().map(boxed),
+            peer,
+            peer_service: self.peer_service.as_deref().map(boxed),
+            db_namespace: self.db_namespace.as_deref().map(boxed),
             links: head.links,
         }
     }
 }
 
-fn set_if_none(slot: &mut Option<String>, value: Option<String>) {
+fn set_if_none<'a>(slot: &mut Option<Text<'a>>, value: Option<Text<'a>>) {
     if slot.is_none() {
         *slot = value;
     }

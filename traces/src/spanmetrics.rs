@@ -12,20 +12,47 @@ use crate::span::Span;
 /// Latency counts per bucket of [`LATENCY_BOUNDS`], then `+Inf`.
 type Histogram = [f64; LATENCY_BOUNDS.len() + 1];
 
+/// A service and its `service.instance.id` (empty when none).
+type Key = (Arc<str>, Arc<str>);
+
 /// Requests, errors (by FORMATS.md's rules), client errors (4xx) and a latency
 /// histogram of the server and consumer spans in `spans`, per service and
 /// `service.instance.id` (empty when the resource has none).
-pub fn request_stats(spans: &[Span]) -> BTreeMap<(Arc<str>, Arc<str>), RequestStats> {
-    let mut counts: BTreeMap<(Arc<str>, Arc<str>), (RequestStats, Histogram)> = BTreeMap::new();
+pub fn request_stats(spans: &[Span]) -> BTreeMap<Key, RequestStats> {
+    // A batch holds few resources and their spans come together: find the entry by the
+    // resource's address first, by name only when it changes.
+    let mut counts: Vec<(Key, RequestStats, Histogram)> = Vec::new();
+    let mut last: Option<(*const crate::span::Resource, usize)> = None;
     for span in spans.iter().filter(|span| span.kind.is_incoming()) {
-        let key = (
-            span.resource.service.clone(),
-            span.resource
-                .instance
-                .clone()
-                .unwrap_or_else(|| Arc::from("")),
-        );
-        let (stats, histogram) = counts.entry(key).or_default();
+        let address = Arc::as_ptr(&span.resource);
+        let at = match last {
+            Some((known, at)) if known == address => at,
+            _ => {
+                let instance = span.resource.instance.as_deref().unwrap_or("");
+                let at = counts
+                    .iter()
+                    .position(|((service, i), _, _)| {
+                        **service == *span.resource.service && **i == *instance
+                    })
+                    .unwrap_or_else(|| {
+                        counts.push((
+                            (
+                                span.resource.service.clone(),
+                                span.resource
+                                    .instance
+                                    .clone()
+                                    .unwrap_or_else(|| Arc::from("")),
+                            ),
+                            RequestStats::default(),
+                            [0.0; LATENCY_BOUNDS.len() + 1],
+                        ));
+                        counts.len() - 1
+                    });
+                last = Some((address, at));
+                at
+            }
+        };
+        let (_, stats, histogram) = &mut counts[at];
         let seconds = span.duration_seconds();
         stats.requests += 1.0;
         stats.errors += span.is_error() as u8 as f64;
@@ -35,20 +62,19 @@ pub fn request_stats(spans: &[Span]) -> BTreeMap<(Arc<str>, Arc<str>), RequestSt
         stats.duration_count += 1.0;
         histogram[LATENCY_BOUNDS.partition_point(|&bound| bound < seconds)] += 1.0;
     }
-    counts
-        .into_iter()
-        .map(|(key, (mut stats, histogram))| {
-            let mut total = 0.0;
-            for (i, n) in histogram.iter().enumerate() {
-                total += n;
-                stats.buckets.push((
-                    LATENCY_BOUNDS.get(i).copied().unwrap_or(f64::INFINITY),
-                    total,
-                ));
-            }
-            (key, stats)
-        })
-        .collect()
+    let mut out: BTreeMap<Key, RequestStats> = BTreeMap::new();
+    for (key, mut stats, histogram) in counts {
+        let mut total = 0.0;
+        for (i, n) in histogram.iter().enumerate() {
+            total += n;
+            stats.buckets.push((
+                LATENCY_BOUNDS.get(i).copied().unwrap_or(f64::INFINITY),
+                total,
+            ));
+        }
+        out.entry(key).or_default().add(&stats);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -142,9 +142,7 @@ impl TraceService for Receiver {
         let message = request.into_inner();
         let size = message.encoded_len();
         self.shared.stats.bytes(size);
-        if let Some(why) = self.shared.queue_refuses() {
-            return Err(self.refused(why));
-        }
+        let place = self.shared.reserve().map_err(|why| self.refused(why))?;
         let decoded = if size > BLOCKING_CONVERT_BYTES {
             tokio::task::spawn_blocking(move || convert_protobuf(&message))
                 .await
@@ -153,10 +151,7 @@ impl TraceService for Receiver {
         } else {
             convert_protobuf(&message)
         };
-        let decoded = self
-            .shared
-            .deliver(decoded)
-            .map_err(|why| self.refused(why))?;
+        let decoded = self.shared.deliver(place, decoded);
         let partial_success =
             decoded
                 .error_message()

@@ -260,9 +260,10 @@ async fn export(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return (RequestOutcome::Unauthorized, response);
     }
-    if let Some(why) = shared.queue_refuses() {
-        return refused(why, encoding);
-    }
+    let place = match shared.reserve() {
+        Ok(place) => place,
+        Err(why) => return refused(why, encoding),
+    };
     let gzip = match request
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -365,17 +366,13 @@ async fn export(
             )
         }
     };
-    match shared.deliver(decoded) {
-        Ok(decoded) => {
-            let outcome = if decoded.rejected > 0 {
-                RequestOutcome::Partial
-            } else {
-                RequestOutcome::Accepted
-            };
-            (outcome, success(encoding, &decoded))
-        }
-        Err(why) => refused(why, encoding),
-    }
+    let decoded = shared.deliver(place, decoded);
+    let outcome = if decoded.rejected > 0 {
+        RequestOutcome::Partial
+    } else {
+        RequestOutcome::Accepted
+    };
+    (outcome, success(encoding, &decoded))
 }
 
 fn too_large(encoding: Encoding, limit: usize) -> (RequestOutcome, Response) {

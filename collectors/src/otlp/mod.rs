@@ -393,8 +393,22 @@ enum Refused {
 }
 
 impl Shared {
-    /// Queues the spans of one request (none: nothing to queue) and counts them.
-    fn deliver(&self, decoded: Decoded) -> Result<Decoded, Refused> {
+    /// A place in the queue for one request's spans, taken before its body is read: a
+    /// request that could not be queued is refused before any work is done on it, and
+    /// one that was read is never refused after the work.
+    fn reserve(&self) -> Result<mpsc::OwnedPermit<SpanBatch>, Refused> {
+        self.out
+            .clone()
+            .try_reserve_owned()
+            .map_err(|err| match err {
+                mpsc::error::TrySendError::Full(_) => Refused::Full,
+                mpsc::error::TrySendError::Closed(_) => Refused::Closed,
+            })
+    }
+
+    /// Queues the spans of one request in the place reserved for them (none: the place
+    /// is given back) and counts them.
+    fn deliver(&self, place: mpsc::OwnedPermit<SpanBatch>, decoded: Decoded) -> Decoded {
         let Decoded {
             spans,
             rejected,
@@ -402,29 +416,13 @@ impl Shared {
         } = decoded;
         let count = spans.len();
         if count > 0 {
-            match self.out.try_send(SpanBatch { spans }) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => return Err(Refused::Full),
-                Err(mpsc::error::TrySendError::Closed(_)) => return Err(Refused::Closed),
-            }
+            place.send(SpanBatch { spans });
         }
         self.stats.spans(count, rejected);
-        Ok(Decoded {
+        Decoded {
             spans: Vec::new(),
             rejected,
             first_rejection,
-        })
-    }
-
-    /// Whether a request would find the queue full or closed, checked before its body
-    /// is read: a hint that spares decoding what could not be queued anyway.
-    fn queue_refuses(&self) -> Option<Refused> {
-        if self.out.is_closed() {
-            Some(Refused::Closed)
-        } else if self.out.capacity() == 0 {
-            Some(Refused::Full)
-        } else {
-            None
         }
     }
 }
@@ -540,6 +538,14 @@ pub fn decode_protobuf(body: &[u8]) -> Result<Decoded, prost::DecodeError> {
 /// The spans of a decoded OTLP/protobuf request (the gRPC receiver gets it decoded).
 pub fn convert_protobuf(request: &ExportTraceServiceRequest) -> Decoded {
     let mut out = Decoded::default();
+    out.spans.reserve(
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum(),
+    );
     for (r, resource_spans) in request.resource_spans.iter().enumerate() {
         let mut builder = ResourceBuilder::default();
         for kv in resource_spans.resource.iter().flat_map(|r| &r.attributes) {
