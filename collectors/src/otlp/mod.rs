@@ -16,6 +16,7 @@
 mod grpc;
 mod http;
 pub mod json;
+mod wire;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,7 +24,6 @@ use std::sync::Arc;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
-use prost::Message;
 use seam_traces::{Resource, ResourceBuilder, Span, SpanBuilder, SpanHead, SpanKind, Value};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -530,9 +530,13 @@ impl Decoded {
     }
 }
 
-/// Decodes an OTLP/protobuf `ExportTraceServiceRequest` into spans.
-pub fn decode_protobuf(body: &[u8]) -> Result<Decoded, prost::DecodeError> {
-    Ok(convert_protobuf(&ExportTraceServiceRequest::decode(body)?))
+pub use wire::WireError;
+
+/// Decodes an OTLP/protobuf `ExportTraceServiceRequest` body into spans, reading it in
+/// place ([`wire`]): the same spans as the generated types give, without their
+/// allocations.
+pub fn decode_protobuf(body: &[u8]) -> Result<Decoded, WireError> {
+    wire::decode(body)
 }
 
 /// The spans of a decoded OTLP/protobuf request (the gRPC receiver gets it decoded).
