@@ -4,7 +4,7 @@
 //! Seam's own spans go only to that endpoint, never into Seam's own ingest.
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{SpanExporter, WithExportConfig};
+use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt;
@@ -92,6 +92,8 @@ fn build_provider(endpoint: &str) -> Result<SdkTracerProvider, TelemetryError> {
     let traces_url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     let exporter = SpanExporter::builder()
         .with_http()
+        // Protobuf, said explicitly: the default follows which features are compiled in.
+        .with_protocol(Protocol::HttpBinary)
         .with_endpoint(traces_url)
         .with_timeout(std::time::Duration::from_secs(10))
         .build()
