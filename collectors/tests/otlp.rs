@@ -769,6 +769,8 @@ async fn a_full_queue_says_come_back_later() {
     let response = send().await;
     assert_eq!(response.status(), 429);
     assert_eq!(header(&response, "retry-after"), "1");
+    // Answered before the body was read: the connection is not reused.
+    assert_eq!(header(&response, "connection"), "close");
 
     let mut client = TraceServiceClient::connect(rx.grpc_url()).await.unwrap();
     let status = client.export(request()).await.unwrap_err();

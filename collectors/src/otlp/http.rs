@@ -162,6 +162,15 @@ fn success(encoding: Encoding, decoded: &Decoded) -> Response {
     }
 }
 
+/// Marks an answer given before the request's body was read: the connection cannot carry
+/// another request (the unread body is in the way), so the client is told to open a new
+/// one rather than find this one closed under its next request.
+fn close_unread(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
 fn refused(refused: Refused, encoding: Encoding) -> (RequestOutcome, Response) {
     match refused {
         Refused::Full => {
@@ -175,6 +184,7 @@ fn refused(refused: Refused, encoding: Encoding) -> (RequestOutcome, Response) {
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_FULL),
             );
+            close_unread(&mut response);
             (RequestOutcome::Throttled, response)
         }
         Refused::Closed => {
@@ -188,6 +198,7 @@ fn refused(refused: Refused, encoding: Encoding) -> (RequestOutcome, Response) {
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE),
             );
+            close_unread(&mut response);
             (RequestOutcome::Unavailable, response)
         }
     }
@@ -258,6 +269,7 @@ async fn export(
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        close_unread(&mut response);
         return (RequestOutcome::Unauthorized, response);
     }
     let place = match shared.reserve() {
