@@ -175,6 +175,11 @@ impl Recorder {
         });
     }
 
+    /// Whether the recorder holds anything of an instance.
+    pub fn knows(&self, key: &InstanceKey) -> bool {
+        self.tracks.contains_key(key)
+    }
+
     /// The last scrape and probe results of an instance.
     pub fn checks(&self, key: &InstanceKey) -> (Option<Check>, Option<Check>) {
         self.tracks

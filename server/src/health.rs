@@ -411,10 +411,23 @@ impl Health {
             // Their closed buckets are in the batch: instances no target names any more
             // and idle for the memory's length go.
             let Inner {
-                recorder, targets, ..
+                recorder,
+                targets,
+                span_instances,
+                ..
             } = &mut *inner;
             let horizon = now - recorder.memory_seconds();
             recorder.forget_idle(horizon, |key| targets.contains_key(key));
+            // Span-derived instances that sent nothing for as long go too.
+            span_instances.retain(|service, instances| {
+                instances.retain(|instance| {
+                    recorder.knows(&InstanceKey {
+                        service: service.clone(),
+                        instance: instance.clone(),
+                    })
+                });
+                !instances.is_empty()
+            });
             batch
         };
         if batch.is_empty() {
@@ -868,6 +881,42 @@ mod tests {
 
     /// A day of scrapes on an injected clock, written minute by minute, folded into hours
     /// after `downsample_after_hours` and gone after `retention_days`: no waiting.
+    #[tokio::test]
+    async fn span_derived_instances_stand_in_and_go_when_idle() {
+        use std::sync::atomic::{AtomicI64, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = seam_store::open(None, dir.path()).await.unwrap();
+        let now = Arc::new(AtomicI64::new(400_000 * 3600));
+        let clock: Clock = {
+            let now = now.clone();
+            Arc::new(move || now.load(Ordering::SeqCst))
+        };
+        let health = Health::new(HealthConfig::default(), clock, Metrics::new());
+        let stats = seam_health::RequestStats {
+            requests: 30.0,
+            ..Default::default()
+        };
+        health.record_spans(
+            [((Arc::from("mail"), Arc::from("pod-1")), stats)].into(),
+            now.load(Ordering::SeqCst),
+        );
+        let snapshot = Snapshot::default();
+        let report = health
+            .service_report(&snapshot, "mail")
+            .expect("known by its spans");
+        assert_eq!(report.instances[0].instance, "otlp:pod-1");
+        assert!(report.figures.request_rate > 0.0);
+        // Idle for longer than memory holds: forgotten on the next flush.
+        now.fetch_add(2 * 3600, Ordering::SeqCst);
+        health.flush(&store).await;
+        let report = health.service_report(&snapshot, "mail");
+        assert!(
+            report.as_ref().is_none_or(|r| r.instances.is_empty()),
+            "{report:?}"
+        );
+    }
+
     #[tokio::test]
     async fn minutes_are_written_folded_and_pruned_on_an_injected_clock() {
         use seam_collectors::scrape::Scrape;
