@@ -13,6 +13,10 @@ pub struct StoredBucket {
     pub row: BucketRow,
 }
 
+/// The key of PostgreSQL's advisory lock that serialises the writers of `health_buckets`
+/// (`write_health`, `downsample_health`) across replicas ("seam hlt" in ASCII).
+pub(crate) const PG_LOCK: i64 = 0x7365_616d_2068_6c74;
+
 /// The columns of `health_buckets`, in the order [`Columns`] reads them.
 pub(crate) const BUCKET_COLUMNS: &str = "service, instance, seconds, start, requests, errors, \
      client_errors, duration_sum_seconds, duration_count, buckets, scrapes, scrapes_up";
@@ -120,8 +124,25 @@ pub(crate) fn to_hours(rows: Vec<StoredBucket>, hour: i64) -> Vec<BucketRow> {
 }
 
 macro_rules! impl_health {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $lock:expr) => {
         impl $store {
+            /// Begins a transaction that reads and writes `health_buckets`, alone: two
+            /// replicas adding to the same bucket at once would otherwise each read the
+            /// old counts and one write would be lost.
+            async fn begin_health(
+                &self,
+            ) -> Result<sqlx::Transaction<'static, $db>, $crate::StoreError> {
+                let mut tx = self.begin_write().await?;
+                let lock: Option<&str> = $lock;
+                if let Some(lock) = lock {
+                    sqlx::query(lock)
+                        .bind($crate::health::PG_LOCK)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Ok(tx)
+            }
+
             /// Adds `row` to the stored bucket of the same key, or creates it.
             async fn add_bucket(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -177,7 +198,7 @@ macro_rules! impl_health {
                 seconds: i64,
                 rows: &[seam_health::BucketRow],
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_health().await?;
                 for row in rows {
                     Self::add_bucket(&mut tx, seconds, row).await?;
                 }
@@ -211,7 +232,7 @@ macro_rules! impl_health {
                 &self,
                 before: i64,
             ) -> Result<usize, $crate::StoreError> {
-                let mut tx = self.begin_write().await?;
+                let mut tx = self.begin_health().await?;
                 let minutes: Vec<$crate::health::Columns> = sqlx::query_as(&format!(
                     "SELECT {} FROM health_buckets WHERE seconds < 3600 AND start + seconds <= $1",
                     $crate::health::BUCKET_COLUMNS

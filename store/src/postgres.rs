@@ -36,7 +36,11 @@ impl PostgresStore {
 }
 
 impl_store!(PostgresStore, sqlx::Postgres, Backend::Postgres);
-impl_health!(PostgresStore, sqlx::Postgres);
+impl_health!(
+    PostgresStore,
+    sqlx::Postgres,
+    Some("SELECT pg_advisory_xact_lock($1)")
+);
 // Edge writers read before they write: an advisory lock, held to the end of the
 // transaction, makes replicas take turns so that none overwrites what another added.
 impl_edges!(

@@ -47,6 +47,6 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
-impl_health!(SqliteStore, sqlx::Sqlite);
+impl_health!(SqliteStore, sqlx::Sqlite, None);
 // `BEGIN IMMEDIATE` already excludes other writers.
 impl_edges!(SqliteStore, sqlx::Sqlite, None);
