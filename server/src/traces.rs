@@ -788,6 +788,7 @@ pub struct TraceMetrics {
     otlp_bytes: prometheus::IntCounter,
     otlp_seen: Mutex<seam_collectors::otlp::ReceiverCounts>,
     received: prometheus::IntCounter,
+    over_limit: prometheus::IntCounter,
     spans: prometheus::IntCounterVec,
     pending: prometheus::IntGauge,
     seen: Mutex<seam_traces::Counters>,
@@ -828,6 +829,11 @@ impl TraceMetrics {
                 "Spans taken by the call graph (from the OTLP receivers)",
             )
             .expect("valid metric"),
+            over_limit: prometheus::IntCounter::new(
+                "seam_trace_over_edge_limit_total",
+                "Calls not kept because their minute already held as many distinct edges (or services) as it may",
+            )
+            .expect("valid metric"),
             spans: prometheus::IntCounterVec::new(
                 prometheus::Opts::new(
                     "seam_trace_spans_total",
@@ -853,6 +859,7 @@ impl prometheus::core::Collector for TraceMetrics {
         descs.extend(self.otlp_spans.desc());
         descs.extend(self.otlp_bytes.desc());
         descs.extend(self.spans.desc());
+        descs.extend(self.over_limit.desc());
         descs.extend(self.pending.desc());
         descs
     }
@@ -874,6 +881,8 @@ impl prometheus::core::Collector for TraceMetrics {
                 .inc_by(new.saturating_sub(old));
         }
         self.received.inc_by(now.spans.saturating_sub(seen.spans));
+        self.over_limit
+            .inc_by(now.over_edge_limit.saturating_sub(seen.over_edge_limit));
         *seen = now;
         self.pending.set(self.traces.graph.pending() as i64);
         let counts = self.otlp.snapshot();
@@ -916,6 +925,7 @@ impl prometheus::core::Collector for TraceMetrics {
         families.extend(self.otlp_spans.collect());
         families.extend(self.otlp_bytes.collect());
         families.extend(self.spans.collect());
+        families.extend(self.over_limit.collect());
         families.extend(self.pending.collect());
         families
     }

@@ -68,6 +68,9 @@ pub struct Counters {
     pub dropped: u64,
     /// Halves sent twice (same trace and span id); the second is ignored.
     pub duplicates: u64,
+    /// Calls (and spans' propagation counts) not kept because their bucket already held
+    /// as many distinct edges (services) as it may: a client inventing names or routes.
+    pub over_edge_limit: u64,
 }
 
 impl Counters {
@@ -80,6 +83,7 @@ impl Counters {
         self.unpaired += other.unpaired;
         self.dropped += other.dropped;
         self.duplicates += other.duplicates;
+        self.over_edge_limit += other.over_edge_limit;
     }
 }
 
@@ -132,14 +136,17 @@ struct Edges {
 }
 
 impl Edges {
-    /// The accumulator of `key`, added when new; and the shared key.
+    /// The accumulator of `key`, added when new; and the shared key. `None` when the key
+    /// is new and the bucket already holds [`MAX_EDGES`]: clients choose operations and
+    /// names, so the distinct keys are bounded too.
     fn acc(
         &mut self,
         key: &EdgeKey,
         shared: Option<&Arc<EdgeKey>>,
-    ) -> (Arc<EdgeKey>, &mut EdgeAcc) {
+    ) -> Option<(Arc<EdgeKey>, &mut EdgeAcc)> {
         let at = match self.index.get(key) {
             Some(&at) => at,
+            None if self.list.len() >= MAX_EDGES => return None,
             None => {
                 let arc = shared.cloned().unwrap_or_else(|| Arc::new(key.clone()));
                 self.index.insert(arc.clone(), self.list.len());
@@ -148,7 +155,7 @@ impl Edges {
             }
         };
         let (arc, acc) = &mut self.list[at];
-        (arc.clone(), acc)
+        Some((arc.clone(), acc))
     }
 
     fn iter(&self) -> impl Iterator<Item = (&EdgeKey, &EdgeAcc)> {
@@ -159,6 +166,10 @@ impl Edges {
 /// Distinct resources remembered per bucket and shard (service, version, namespace,
 /// environment, instance): enough for every instance of a large fleet.
 const MAX_RESOURCES: usize = 10_000;
+
+/// Distinct edges a bucket holds per shard; calls of further edges are counted
+/// (`Counters::over_edge_limit`), not kept.
+const MAX_EDGES: usize = 50_000;
 
 /// Examples kept per kind of root.
 const EXAMPLES: usize = 3;
@@ -499,8 +510,36 @@ impl Shard {
             }
             minute.last_resource = Some(span.resource.clone());
         }
+        let counted = minute.propagation.len() < MAX_RESOURCES
+            || minute.propagation.contains_key(&span.resource.service);
+        if counted {
+            self.count_roots(&span, now, config);
+        } else {
+            self.counters.over_edge_limit += 1;
+        }
+        match span.kind {
+            SpanKind::Client | SpanKind::Producer => self.outgoing(span, now, config),
+            SpanKind::Server | SpanKind::Consumer => self.incoming(span, now, config),
+            SpanKind::Internal | SpanKind::Unspecified => {
+                if self.internal.len() < self.max_pending {
+                    let expires = now + 2 * config.pair_ttl_secs + 1;
+                    let key = (span.trace_id, span.span_id);
+                    if self.internal.insert(key, (expires, span.parent)).is_none() {
+                        self.internal_order.push_back((expires, key.0, key.1));
+                    }
+                } else {
+                    self.counters.dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// Counts the span for broken propagation: roots among its service's incoming and
+    /// outgoing spans, with a few example trace ids.
+    fn count_roots(&mut self, span: &Span, now: i64, config: &GraphConfig) {
         let root = span.parent.is_none();
-        let p = minute
+        let p = self
+            .minute(now, config)
             .propagation
             .entry(span.resource.service.clone())
             .or_default();
@@ -521,21 +560,6 @@ impl Shard {
             if root {
                 p.outgoing_roots += 1;
                 example(&mut p.outgoing_root_examples, span.trace_id);
-            }
-        }
-        match span.kind {
-            SpanKind::Client | SpanKind::Producer => self.outgoing(span, now, config),
-            SpanKind::Server | SpanKind::Consumer => self.incoming(span, now, config),
-            SpanKind::Internal | SpanKind::Unspecified => {
-                if self.internal.len() < self.max_pending {
-                    let expires = now + 2 * config.pair_ttl_secs + 1;
-                    let key = (span.trace_id, span.span_id);
-                    if self.internal.insert(key, (expires, span.parent)).is_none() {
-                        self.internal_order.push_back((expires, key.0, key.1));
-                    }
-                } else {
-                    self.counters.dropped += 1;
-                }
             }
         }
     }
@@ -648,7 +672,10 @@ impl Shard {
             mode: mode(SpanKind::Client, server.kind, server.messaging),
             operation: self.names.get(server.operation.as_deref().unwrap_or("")),
         };
-        let (_, acc) = self.minute(now, config).edges.acc(&key, None);
+        let Some((_, acc)) = self.minute(now, config).edges.acc(&key, None) else {
+            self.counters.over_edge_limit += 1;
+            return;
+        };
         acc.call(server.error, server.client_error, server.seconds);
     }
 
@@ -705,7 +732,10 @@ impl Shard {
             ),
             operation: self.names.get(operation),
         };
-        let (key, acc) = self.minute(now, config).edges.acc(&key, None);
+        let Some((key, acc)) = self.minute(now, config).edges.acc(&key, None) else {
+            self.counters.over_edge_limit += 1;
+            return;
+        };
         acc.call(
             client.error || server.error,
             client.client_error || server.client_error,
@@ -738,7 +768,10 @@ impl Shard {
             mode: mode(client.kind, SpanKind::Server, client.messaging),
             operation: self.names.get(client.operation.as_deref().unwrap_or("")),
         };
-        let (key, acc) = self.minute(now, config).edges.acc(&key, None);
+        let Some((key, acc)) = self.minute(now, config).edges.acc(&key, None) else {
+            self.counters.over_edge_limit += 1;
+            return;
+        };
         acc.call(client.error, client.client_error, client.seconds);
         self.fan_call(trace, client.parent, span_id, key, now, config);
     }
@@ -856,9 +889,14 @@ impl Shard {
             *groups.entry((request, key)).or_default() += 1;
         }
         let minute = self.minute(now, config);
+        let mut over = 0;
         for ((_, key), calls) in groups {
-            minute.edges.acc(&key, Some(&key)).1.parent(calls);
+            match minute.edges.acc(&key, Some(&key)) {
+                Some((_, acc)) => acc.parent(calls),
+                None => over += 1,
+            }
         }
+        self.counters.over_edge_limit += over;
     }
 }
 

@@ -387,3 +387,34 @@ fn a_root_server_span_naming_its_peer_is_called_by_that_peer_and_messaging_is_as
         "{keys:?}"
     );
 }
+
+#[test]
+fn distinct_edges_per_bucket_are_bounded_and_the_rest_counted() {
+    let g = Graph::new(GraphConfig {
+        shards: 1,
+        ..GraphConfig::default()
+    });
+    let a = resource("a", "1");
+    // A client inventing a route per request: every root server span a new edge.
+    let routes: Vec<&'static str> = (0..50_010)
+        .map(|i| &*Box::leak(format!("/r/{i}").into_boxed_str()))
+        .collect();
+    let spans = routes
+        .iter()
+        .enumerate()
+        .map(|(i, route)| {
+            s(
+                &a,
+                (i % 250) as u8,
+                (i % 200) as u8 + 1,
+                None,
+                SpanKind::Server,
+            )
+            .attr("http.route", Value::Str(route))
+            .span()
+        })
+        .collect();
+    g.ingest(spans, 1000);
+    assert_eq!(g.window(1000, 60).edges.len(), 50_000);
+    assert_eq!(g.counters().over_edge_limit, 10);
+}
