@@ -330,7 +330,7 @@ impl Traces {
     ) -> Result<BTreeMap<EdgeKey, EdgeStats>, seam_store::StoreError> {
         let now = self.now();
         // Edges to virtual nodes are kept: one may be the service at its address (its
-        // spans did not pair), which only `resolve_callee` tells.
+        // spans did not pair), which only `Callees::resolve` tells.
         let touches = |key: &EdgeKey| {
             service.is_none_or(|s| {
                 &*key.caller == s || &*key.callee == s || key.callee_kind == NodeKind::Virtual
@@ -384,8 +384,8 @@ impl Traces {
         let step = (step.max(bucket) / bucket) * bucket;
         let mut steps = crate::health::Steps::new(now, window, step);
         let from = steps.from;
-        let matches =
-            |key: &EdgeKey| &*key.caller == caller && resolve_callee(snapshot, key).0 == callee;
+        let callees = Callees::new(snapshot);
+        let matches = |key: &EdgeKey| &*key.caller == caller && callees.resolve(key).0 == callee;
         let mut rows: Vec<EdgeRow> = Vec::new();
         let mut newest_stored = i64::MIN;
         if window > self.memory_seconds() {
@@ -455,6 +455,7 @@ impl Traces {
     pub fn propagation(&self, snapshot: &Snapshot, window: i64) -> Vec<PropagationFinding> {
         let now = self.now();
         let w = self.graph.window(now, window.min(self.memory_seconds()));
+        let callees = Callees::new(snapshot);
         let mut has_callers: BTreeSet<String> = BTreeSet::new();
         // Declared callers: every service some manifest says it consumes (registered
         // or not).
@@ -467,7 +468,7 @@ impl Traces {
         }
         for key in w.edges.keys() {
             if key.caller_kind == NodeKind::Service {
-                let callee = resolve_callee(snapshot, key);
+                let callee = callees.resolve(key);
                 if callee.1 == NodeKind::Service {
                     has_callers.insert(callee.0);
                 }
@@ -492,6 +493,7 @@ impl Traces {
         service: Option<&str>,
     ) -> Result<GraphView, seam_store::StoreError> {
         let declared = declared_edges(snapshot);
+        let callees = Callees::new(snapshot);
         let observed = if source == Source::Declared {
             BTreeMap::new()
         } else {
@@ -504,7 +506,7 @@ impl Traces {
         let mut grouped: BTreeMap<GroupKey, EdgeView> = BTreeMap::new();
         let mut observed_pairs: BTreeSet<(String, String)> = BTreeSet::new();
         for (key, stats) in observed {
-            let (callee, callee_kind) = resolve_callee(snapshot, &key);
+            let (callee, callee_kind) = callees.resolve(&key);
             if let Some(s) = service {
                 if *key.caller != *s && callee != s {
                     continue;
@@ -652,28 +654,44 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-/// The callee of an observed edge as the catalog knows it: a virtual node named like a
-/// catalog service, or by the `host:port` of one of its declared instances, is that
-/// service (its spans did not pair: broken propagation, or it sends none).
-pub fn resolve_callee(snapshot: &Snapshot, key: &EdgeKey) -> (String, NodeKind) {
-    if key.callee_kind != NodeKind::Virtual {
-        return (key.callee.to_string(), key.callee_kind);
-    }
-    let name = &*key.callee;
-    if snapshot.service(name).is_some() {
-        return (name.to_owned(), NodeKind::Service);
-    }
-    for view in snapshot.services() {
-        let at_address = view
-            .manifest
-            .instances
-            .iter()
-            .any(|instance| crate::health::host_port(&instance.base_url) == Some(name));
-        if at_address {
-            return (view.name().to_owned(), NodeKind::Service);
+/// Resolves the callees of observed edges as the catalog knows them: a virtual node named
+/// like a catalog service, or by the `host:port` of one of its declared instances, is that
+/// service (its spans did not pair: broken propagation, or it sends none). Built once per
+/// read from the snapshot, so resolving is a lookup, not a walk over every service.
+pub struct Callees<'a> {
+    snapshot: &'a Snapshot,
+    by_address: std::collections::HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Callees<'a> {
+    pub fn new(snapshot: &'a Snapshot) -> Callees<'a> {
+        let mut by_address = std::collections::HashMap::new();
+        for view in snapshot.services() {
+            for instance in &view.manifest.instances {
+                if let Some(address) = crate::health::host_port(&instance.base_url) {
+                    by_address.entry(address).or_insert(view.name());
+                }
+            }
+        }
+        Callees {
+            snapshot,
+            by_address,
         }
     }
-    (name.to_owned(), NodeKind::Virtual)
+
+    pub fn resolve(&self, key: &EdgeKey) -> (String, NodeKind) {
+        if key.callee_kind != NodeKind::Virtual {
+            return (key.callee.to_string(), key.callee_kind);
+        }
+        let name = &*key.callee;
+        if self.snapshot.service(name).is_some() {
+            return (name.to_owned(), NodeKind::Service);
+        }
+        match self.by_address.get(name) {
+            Some(service) => ((*service).to_owned(), NodeKind::Service),
+            None => (name.to_owned(), NodeKind::Virtual),
+        }
+    }
 }
 
 /// Declared dependencies by (caller, callee): the callee's kind, protocol and mode.
