@@ -268,26 +268,11 @@ macro_rules! bind_key {
 
 pub(crate) use bind_key;
 
-/// The edge statements of a backend. `$lock` is the statement, if any, that a write
-/// transaction runs first to exclude other writers of `edge_buckets` (SQLite's
-/// `begin_write` already does).
+/// The edge statements of a backend; writes begin with the backend's `begin_exclusive`,
+/// which excludes other writers of `edge_buckets`.
 macro_rules! impl_edges {
-    ($store:ty, $db:ty, $lock:expr) => {
+    ($store:ty, $db:ty) => {
         impl $store {
-            /// Begins a transaction that reads and writes `edge_buckets`, alone.
-            async fn begin_edges(
-                &self,
-            ) -> Result<sqlx::Transaction<'static, $db>, $crate::StoreError> {
-                let mut tx = self.begin_write().await?;
-                let lock: Option<&str> = $lock;
-                if let Some(lock) = lock {
-                    sqlx::query(lock)
-                        .bind($crate::edges::PG_LOCK)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Ok(tx)
-            }
 
             /// Adds `batch` to the stored buckets of the same size and keys, or creates
             /// them.
@@ -351,7 +336,7 @@ macro_rules! impl_edges {
                     return Ok(());
                 }
                 let batch = $crate::edges::batch(rows.iter().cloned());
-                let mut tx = self.begin_edges().await?;
+                let mut tx = self.begin_exclusive($crate::edges::PG_LOCK).await?;
                 Self::add_edges(&mut tx, seconds, batch).await?;
                 tx.commit().await?;
                 Ok(())
@@ -393,7 +378,7 @@ macro_rules! impl_edges {
                 // `start < $1` lets the primary key find them; `seconds` is positive.
                 const MINUTES: &str =
                     "FROM edge_buckets WHERE seconds < 3600 AND start < $1 AND start + seconds <= $1";
-                let mut tx = self.begin_edges().await?;
+                let mut tx = self.begin_exclusive($crate::edges::PG_LOCK).await?;
                 let minutes: Vec<$crate::edges::Columns> = sqlx::query_as(&format!(
                     "SELECT {} {MINUTES}",
                     $crate::edges::EDGE_COLUMNS

@@ -124,25 +124,8 @@ pub(crate) fn to_hours(rows: Vec<StoredBucket>, hour: i64) -> Vec<BucketRow> {
 }
 
 macro_rules! impl_health {
-    ($store:ty, $db:ty, $lock:expr) => {
+    ($store:ty, $db:ty) => {
         impl $store {
-            /// Begins a transaction that reads and writes `health_buckets`, alone: two
-            /// replicas adding to the same bucket at once would otherwise each read the
-            /// old counts and one write would be lost.
-            async fn begin_health(
-                &self,
-            ) -> Result<sqlx::Transaction<'static, $db>, $crate::StoreError> {
-                let mut tx = self.begin_write().await?;
-                let lock: Option<&str> = $lock;
-                if let Some(lock) = lock {
-                    sqlx::query(lock)
-                        .bind($crate::health::PG_LOCK)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Ok(tx)
-            }
-
             /// Adds `row` to the stored bucket of the same key, or creates it.
             async fn add_bucket(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -198,7 +181,7 @@ macro_rules! impl_health {
                 seconds: i64,
                 rows: &[seam_health::BucketRow],
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.begin_health().await?;
+                let mut tx = self.begin_exclusive($crate::health::PG_LOCK).await?;
                 for row in rows {
                     Self::add_bucket(&mut tx, seconds, row).await?;
                 }
@@ -232,7 +215,7 @@ macro_rules! impl_health {
                 &self,
                 before: i64,
             ) -> Result<usize, $crate::StoreError> {
-                let mut tx = self.begin_health().await?;
+                let mut tx = self.begin_exclusive($crate::health::PG_LOCK).await?;
                 let minutes: Vec<$crate::health::Columns> = sqlx::query_as(&format!(
                     "SELECT {} FROM health_buckets WHERE seconds < 3600 AND start + seconds <= $1",
                     $crate::health::BUCKET_COLUMNS

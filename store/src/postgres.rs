@@ -33,18 +33,23 @@ impl PostgresStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
+
+    /// Begins a transaction that reads and then writes a table of counts, alone among
+    /// writers of that table: a transaction-level advisory lock on `table` makes replicas
+    /// take turns, so none overwrites what another added between its read and its write.
+    async fn begin_exclusive(
+        &self,
+        table: i64,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(table)
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
 }
 
 impl_store!(PostgresStore, sqlx::Postgres, Backend::Postgres);
-impl_health!(
-    PostgresStore,
-    sqlx::Postgres,
-    Some("SELECT pg_advisory_xact_lock($1)")
-);
-// Edge writers read before they write: an advisory lock, held to the end of the
-// transaction, makes replicas take turns so that none overwrites what another added.
-impl_edges!(
-    PostgresStore,
-    sqlx::Postgres,
-    Some("SELECT pg_advisory_xact_lock($1)")
-);
+impl_health!(PostgresStore, sqlx::Postgres);
+impl_edges!(PostgresStore, sqlx::Postgres);

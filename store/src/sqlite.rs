@@ -44,9 +44,18 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    /// Begins a transaction that reads and then writes a table of counts, alone among
+    /// writers: `BEGIN IMMEDIATE` already excludes the others (`_table` names the lock on
+    /// PostgreSQL).
+    async fn begin_exclusive(
+        &self,
+        _table: i64,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_write().await
+    }
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, Backend::Sqlite);
-impl_health!(SqliteStore, sqlx::Sqlite, None);
-// `BEGIN IMMEDIATE` already excludes other writers.
-impl_edges!(SqliteStore, sqlx::Sqlite, None);
+impl_health!(SqliteStore, sqlx::Sqlite);
+impl_edges!(SqliteStore, sqlx::Sqlite);
