@@ -3,9 +3,11 @@
 //! refusal (size, encoding, token, a full queue) answered the way OTLP exporters
 //! understand. Last, the OpenTelemetry Rust SDK's own exporters, all three protocols.
 
+mod common;
+
+use common::testdata;
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,34 +34,6 @@ const TRACE: [u8; 16] = [
 const SERVER: [u8; 8] = [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74];
 const CLIENT: [u8; 8] = [0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x75];
 const CALLER: [u8; 8] = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08];
-
-/// The directory `name` of the shared conformance data (`$SEAM_TESTDATA`, by default
-/// `../shared/testdata` beside the repository). `None`, after saying the test is
-/// skipped, when it is missing; a failure instead when `SEAM_REQUIRE_TESTDATA` is set.
-fn testdata(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("SEAM_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/testdata"
-            ))
-        });
-    let dir = root.join(name);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("SEAM_REQUIRE_TESTDATA").is_none(),
-        "SEAM_REQUIRE_TESTDATA is set but {} is missing",
-        dir.display()
-    );
-    eprintln!(
-        "skipped: {name}, {} not found (set SEAM_TESTDATA to the shared testdata directory)",
-        dir.display()
-    );
-    None
-}
 
 /// A running pair of receivers and what they feed.
 struct Running {

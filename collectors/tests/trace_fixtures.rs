@@ -7,35 +7,13 @@
 //! from the fixture's source. `UPDATE_SNAPSHOTS=1` rewrites the edges, keeping the
 //! comments.
 
+mod common;
+
+use common::testdata;
 use std::path::{Path, PathBuf};
 
 use seam_collectors::otlp;
 use seam_traces::{Graph, GraphConfig};
-
-fn testdata(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("SEAM_TESTDATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/testdata"
-            ))
-        });
-    let dir = root.join(name);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("SEAM_REQUIRE_TESTDATA").is_none(),
-        "SEAM_REQUIRE_TESTDATA is set but {} is missing",
-        dir.display()
-    );
-    eprintln!(
-        "skipped: {name}, {} not found (set SEAM_TESTDATA to the shared testdata directory)",
-        dir.display()
-    );
-    None
-}
 
 /// The edges and counters the graph makes of one fixture, one line each, in order.
 fn edges_of(path: &Path) -> String {
