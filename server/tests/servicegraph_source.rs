@@ -8,88 +8,11 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use common::TestServer;
 use serde_json::Value;
-
-/// A Prometheus process, killed when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn binary() -> Option<String> {
-    let path = std::env::var("SEAM_PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".to_owned());
-    let found = Command::new(&path)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("SEAM_REQUIRE_PROMETHEUS").is_none(),
-        "SEAM_REQUIRE_PROMETHEUS is set but {path} does not run"
-    );
-    eprintln!("skipped: servicegraph source test, {path} not found (apt-get install prometheus)");
-    None
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_prometheus(bin: &str, target: &str) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: otelcol\n    static_configs:\n      - targets: ['{target}']\n"
-    );
-    let config_path = dir.path().join("prometheus.yml");
-    std::fs::write(&config_path, config).unwrap();
-    let port = free_port();
-    let child = Command::new(bin)
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("prometheus starts");
-    let prometheus = Prometheus {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    for _ in 0..200 {
-        if let Ok(response) = reqwest::get(format!("{}/-/ready", prometheus.url)).await {
-            if response.status().is_success() {
-                return prometheus;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("prometheus did not become ready");
-}
 
 /// One edge the exporter serves: calls per second, the share that fails, and the share
 /// of calls at or below each latency bound (the rest above the last).
@@ -273,11 +196,11 @@ fn node_kind<'a>(graph: &'a Value, name: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_edges_from_servicegraph_metrics_in_prometheus() {
-    let Some(bin) = binary() else {
+    let Some(bin) = common::prometheus::binary() else {
         return;
     };
     let exporter = start_exporter().await;
-    let prometheus = start_prometheus(&bin, &exporter).await;
+    let prometheus = common::prometheus::start(&bin, &[("otelcol", &exporter)]).await;
     let source_url = prometheus.url.clone();
     let server = TestServer::start_with(move |config| {
         config.collectors.servicegraph = Some(
@@ -402,7 +325,7 @@ async fn reads_edges_from_servicegraph_metrics_in_prometheus() {
 #[tokio::test]
 async fn counts_failed_rounds_when_prometheus_is_gone() {
     // Nothing listens on this port: every round fails, is logged and counted.
-    let port = free_port();
+    let port = common::prometheus::free_port();
     let server = TestServer::start_with(move |config| {
         config.collectors.servicegraph = Some(
             toml::from_str(&format!(

@@ -1,6 +1,8 @@
 //! The server under test, started on 127.0.0.1:0 with its own data directory.
 #![allow(dead_code)] // Each test binary uses a part.
 
+pub mod prometheus;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
