@@ -179,40 +179,16 @@ impl PromClient {
     }
 
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Vec<u8>, QueryError> {
-        let base = self.config.url.trim_end_matches('/');
-        let mut url = self
-            .policy
-            .check(&format!("{base}{path}"))
-            .map_err(|err| QueryError::Policy(err.to_string()))?;
-        url.query_pairs_mut()
-            .extend_pairs(query.iter().map(|(key, value)| (*key, value.as_str())));
-        let mut response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?;
-        let status = response.status();
-        let limit = self.config.body_size_limit_bytes;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(QueryError::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            return Err(QueryError::Status {
-                status: status.as_u16(),
-                body: text.chars().take(300).collect(),
-            });
-        }
-        Ok(body)
+        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fetch(
+            &self.client,
+            &self.policy,
+            &self.config.url,
+            path,
+            &query,
+            self.config.body_size_limit_bytes,
+        )
+        .await
     }
 
     fn unwrap<T>(body: &[u8]) -> Result<T, QueryError>
@@ -517,6 +493,49 @@ async fn round(client: &PromClient, done: &mut i64, to: i64, step: i64) -> Vec<S
         Err(err) => out.push(SourceEvent::Failed(err.to_string())),
     }
     out
+}
+
+/// GETs `path` of a Prometheus HTTP API at `base` through the outbound policy, reading at
+/// most `limit` bytes of the answer; a non-2xx answer is an error with its first 300
+/// characters. Shared by the sources that ask a Prometheus (figures and edges).
+pub(crate) async fn fetch(
+    client: &reqwest::Client,
+    policy: &OutboundPolicy,
+    base: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    limit: usize,
+) -> Result<Vec<u8>, QueryError> {
+    let base = base.trim_end_matches('/');
+    let mut url = policy
+        .check(&format!("{base}{path}"))
+        .map_err(|err| QueryError::Policy(crate::outbound::error_chain(&err)))?;
+    url.query_pairs_mut().extend_pairs(query.iter().copied());
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?;
+    let status = response.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(QueryError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body);
+        return Err(QueryError::Status {
+            status: status.as_u16(),
+            body: text.chars().take(300).collect(),
+        });
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

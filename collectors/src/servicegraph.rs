@@ -585,40 +585,16 @@ impl ServicegraphClient {
 
     /// Runs an instant query evaluated at `time` (unix seconds).
     pub async fn query(&self, query: &str, time: i64) -> Result<Vec<Sample>, QueryError> {
-        let base = self.config.url.trim_end_matches('/');
-        let mut url = self
-            .policy
-            .check(&format!("{base}/api/v1/query"))
-            .map_err(|err| QueryError::Policy(crate::outbound::error_chain(&err)))?;
-        url.query_pairs_mut()
-            .append_pair("query", query)
-            .append_pair("time", &time.to_string());
-        let mut response = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?;
-        let status = response.status();
-        let limit = self.config.body_size_limit_bytes;
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|err| QueryError::Request(crate::outbound::error_chain(&err)))?
-        {
-            if body.len() + chunk.len() > limit {
-                return Err(QueryError::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            return Err(QueryError::Status {
-                status: status.as_u16(),
-                body: text.chars().take(300).collect(),
-            });
-        }
+        let time = time.to_string();
+        let body = crate::prometheus::fetch(
+            &self.client,
+            &self.policy,
+            &self.config.url,
+            "/api/v1/query",
+            &[("query", query), ("time", &time)],
+            self.config.body_size_limit_bytes,
+        )
+        .await?;
         parse_vector(&body)
     }
 
