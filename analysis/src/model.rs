@@ -319,17 +319,6 @@ impl Model {
         model
     }
 
-    /// Adds a manifest revision's version (an earlier one) unless already known.
-    pub fn add_release(&mut self, release: Release) {
-        if !self
-            .releases
-            .iter()
-            .any(|r| r.service == release.service && r.version == release.version)
-        {
-            self.releases.push(release);
-        }
-    }
-
     /// Adds an observed edge: merged into the declared edge between the same nodes in
     /// the same mode when there is one. Adds unknown nodes as unregistered.
     pub fn observe(&mut self, edge: Edge, caller_kind: NodeKind, callee_kind: NodeKind) {

@@ -107,6 +107,9 @@ struct FileConfig {
     health: HealthConfig,
     #[serde(default)]
     traces: TracesConfig,
+    /// Where the architecture analysis begins to report.
+    #[serde(default)]
+    analysis: seam_analysis::Thresholds,
 }
 
 /// Seam's resolved configuration.
@@ -131,6 +134,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// How spans are paired into the observed call graph.
     pub traces: TracesConfig,
+    /// Thresholds of the architecture analysis (`[analysis]`).
+    pub analysis: seam_analysis::Thresholds,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +208,9 @@ impl Config {
             )));
         }
         file.traces.validate().map_err(ConfigError::Invalid)?;
+        if let Some(problem) = file.analysis.validate() {
+            return Err(ConfigError::Invalid(problem));
+        }
         file.collectors
             .otlp
             .validate()
@@ -236,6 +244,7 @@ impl Config {
             outbound: file.outbound,
             health: file.health,
             traces: file.traces,
+            analysis: file.analysis,
         })
     }
 }

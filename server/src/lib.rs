@@ -3,6 +3,7 @@
 //! `main.rs` parses the command line and calls [`serve`]; integration tests call
 //! [`start`] on `127.0.0.1:0` and talk to it over real HTTP.
 
+pub mod analysis;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -100,7 +101,14 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         health.clone(),
     );
     metrics.register_traces(traces.clone());
+    let analysis = analysis::Analysis::new(
+        config.analysis.clone(),
+        catalog.clone(),
+        traces.clone(),
+        health.clone(),
+    );
     let state = AppState {
+        analysis,
         leptos_options,
         catalog,
         health: health.clone(),

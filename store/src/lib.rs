@@ -272,6 +272,10 @@ pub trait Store: Send + Sync + 'static {
     /// service was deleted).
     async fn service_history(&self, name: &str) -> Result<Vec<RevisionRecord>, StoreError>;
 
+    /// Every revision of every service, ordered by service and revision (the version
+    /// matrix reads which API versions each service version declared).
+    async fn all_revisions(&self) -> Result<Vec<RevisionRecord>, StoreError>;
+
     /// Returns every entity of every kind, ordered by kind and name.
     async fn all_entities(&self) -> Result<Vec<EntityRecord>, StoreError>;
 

@@ -441,6 +441,18 @@ macro_rules! impl_store {
                     .await?)
             }
 
+            async fn all_revisions(
+                &self,
+            ) -> Result<Vec<$crate::RevisionRecord>, $crate::StoreError> {
+                let sql = format!(
+                    "SELECT {} FROM manifest_revisions ORDER BY service, revision",
+                    $crate::queries::REVISION_COLUMNS
+                );
+                Ok(sqlx::query_as::<_, $crate::RevisionRecord>(&sql)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
             async fn all_entities(
                 &self,
             ) -> Result<Vec<$crate::EntityRecord>, $crate::StoreError> {

@@ -918,6 +918,14 @@ async fn manifests(store: &SharedStore) {
     assert_eq!(changes[1].change, ChangeKind::Unchanged);
     let history = store.service_history("orders").await.unwrap();
     assert_eq!(history.len(), 2);
+    let all = store.all_revisions().await.unwrap();
+    let orders: Vec<_> = all.iter().filter(|r| r.service == "orders").collect();
+    assert_eq!(orders.len(), 2, "every revision of orders, in order");
+    assert!(orders[0].revision < orders[1].revision);
+    assert_eq!(
+        orders[0].manifest().unwrap().version.as_deref(),
+        history[0].manifest().unwrap().version.as_deref()
+    );
     assert_eq!(
         (
             history[0].revision,

@@ -2,8 +2,10 @@
 //! `/rpc/`, assets under `/pkg/`), the REST API under `/api/v1/`, `/metrics`, `/healthz`
 //! and `/readyz`.
 
+mod analysis_api;
 mod api;
 mod error;
+mod graph_export;
 mod health_api;
 mod runtime;
 mod signin;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub health: Arc<crate::health::Health>,
     /// The observed call graph from spans.
     pub traces: Arc<crate::traces::Traces>,
+    /// The architecture analysis over the catalog and the observed graph.
+    pub analysis: Arc<crate::analysis::Analysis>,
     /// Whether the OTLP receivers run (`[collectors.otlp] enabled`).
     pub receiving: bool,
     /// Whether the scraper runs (`[collectors.scrape] enabled`).
@@ -82,7 +86,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             api::router()
                 .merge(health_api::router())
-                .merge(traces_api::router()),
+                .merge(traces_api::router())
+                .merge(analysis_api::router()),
         )
         .route("/register/quick", axum::routing::post(quick_register))
         .route("/signin", get(signin::page).post(signin::submit))

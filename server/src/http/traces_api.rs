@@ -25,7 +25,7 @@ pub const DEFAULT_WINDOW_SECS: i64 = 900;
 /// Largest page of edges `GET /api/v1/graph` answers.
 pub const MAX_EDGE_LIMIT: i64 = 10_000;
 
-fn window(text: Option<&str>) -> Result<i64, ApiError> {
+pub(super) fn window(text: Option<&str>) -> Result<i64, ApiError> {
     let Some(text) = text else {
         return Ok(DEFAULT_WINDOW_SECS);
     };
@@ -47,6 +47,9 @@ struct GraphParams {
     service: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    /// `json` (the default), `dot` (Graphviz) or `mermaid`; the text formats hold the
+    /// whole graph, one edge per caller and callee, and do not page.
+    format: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -153,11 +156,13 @@ struct GraphJson {
 
 /// `GET /api/v1/graph`: nodes and edges over a window, observed and declared, with the
 /// drift flags. Edges page with `limit` (up to 10000, default 1000) and `offset`; the
-/// nodes are those of the whole graph.
+/// nodes are those of the whole graph. `format=dot|mermaid` answers the whole graph as
+/// text instead.
 async fn graph(
     State(state): State<AppState>,
     params: Result<Query<GraphParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<GraphJson>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
     let window = window(params.window.as_deref())?;
     let source_text = params.source.as_deref().unwrap_or("both");
@@ -173,7 +178,31 @@ async fn graph(
         )));
     }
     let (_, offset) = paging(Some(1), params.offset)?;
+    let format = params.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "dot" | "mermaid") {
+        return Err(ApiError::InvalidQuery(format!(
+            "format={format:?}: expected json, dot or mermaid"
+        )));
+    }
     let view = graph_view(&state, window, source, params.service.as_deref()).await?;
+    let text_type = |mime: &'static str, body: String| {
+        ([(axum::http::header::CONTENT_TYPE, mime)], body).into_response()
+    };
+    match format {
+        "dot" => {
+            return Ok(text_type(
+                "text/vnd.graphviz; charset=utf-8",
+                super::graph_export::dot(&view),
+            ))
+        }
+        "mermaid" => {
+            return Ok(text_type(
+                "text/vnd.mermaid; charset=utf-8",
+                super::graph_export::mermaid(&view),
+            ))
+        }
+        _ => {}
+    }
     let total = view.edges.len();
     Ok(Json(GraphJson {
         window_seconds: window,
@@ -189,7 +218,8 @@ async fn graph(
         total,
         limit: limit as usize,
         offset,
-    }))
+    })
+    .into_response())
 }
 
 async fn graph_view(
