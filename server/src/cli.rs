@@ -239,3 +239,139 @@ pub async fn register(args: &RegisterArgs) -> anyhow::Result<bool> {
     }
     Ok(true)
 }
+
+/// Options of `seam can-deploy` and `seam can-retire`.
+#[derive(Debug, Clone, Args)]
+pub struct VersionQuestionArgs {
+    /// The service, by its catalog name
+    #[arg(long, value_name = "NAME")]
+    pub service: String,
+
+    /// The version asked about
+    #[arg(long, value_name = "VERSION")]
+    pub version: String,
+
+    /// The environment (`deployment.environment.name`); Seam's default environment
+    /// holds what names none
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    pub environment: String,
+
+    /// For can-retire: how far back calls count, as 15m, 1h or 7d
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+
+    /// Seam's base URL
+    #[arg(
+        long,
+        env = "SEAM_SERVER",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub server: String,
+
+    /// Read token of the Seam server, when reads need one
+    #[arg(long, env = "SEAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// Which version question to ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionQuestion {
+    CanDeploy,
+    CanRetire,
+}
+
+/// Asks the server whether a version may be deployed or retired. `Ok(true)` when the
+/// answer is yes, `Ok(false)` when it is no; `Err` when the question could not be asked
+/// (the caller exits 2).
+pub async fn ask_version(
+    question: VersionQuestion,
+    args: &VersionQuestionArgs,
+) -> anyhow::Result<bool> {
+    let path = match question {
+        VersionQuestion::CanDeploy => "can-deploy",
+        VersionQuestion::CanRetire => "can-retire",
+    };
+    let url = format!(
+        "{}/api/v1/versions/{path}",
+        args.server.trim_end_matches('/')
+    );
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let mut query = vec![
+        ("service", args.service.as_str()),
+        ("version", args.version.as_str()),
+        ("environment", args.environment.as_str()),
+    ];
+    if let Some(window) = &args.window {
+        query.push(("window", window));
+    }
+    let encoded: Vec<String> = query
+        .iter()
+        .map(|(key, value)| format!("{key}={}", percent_encode(value)))
+        .collect();
+    let mut request = client.get(format!("{url}?{}", encoded.join("&")));
+    if let Some(token) = &args.token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let answer: serde_json::Value = response
+        .json()
+        .await
+        .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
+    if !status.is_success() {
+        anyhow::bail!(
+            "{url} answered {status}: {}",
+            answer["error"]["message"].as_str().unwrap_or("?")
+        );
+    }
+    let Some(ok) = answer["ok"].as_bool() else {
+        anyhow::bail!("{url} answered without an \"ok\" field");
+    };
+    if args.format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(ok);
+    }
+    let verb = match question {
+        VersionQuestion::CanDeploy => "be deployed to",
+        VersionQuestion::CanRetire => "be retired from",
+    };
+    println!(
+        "{} {} {} {verb} {}",
+        args.service,
+        args.version,
+        if ok { "can" } else { "cannot" },
+        args.environment
+    );
+    for reason in answer["reasons"].as_array().into_iter().flatten() {
+        let mark = if reason["blocking"].as_bool().unwrap_or(false) {
+            "blocks"
+        } else {
+            "note"
+        };
+        println!("  {mark}: {}", reason["message"].as_str().unwrap_or("?"));
+    }
+    Ok(ok)
+}
+
+/// A query value with everything but RFC 3986's unreserved characters percent-encoded.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use seam_server::cli::{LintArgs, RegisterArgs};
+use seam_server::cli::{LintArgs, RegisterArgs, VersionQuestion, VersionQuestionArgs};
 use seam_server::config::{Config, ServeArgs};
 
 /// mimalloc: Seam allocates many small blocks per span and frees them on another thread;
@@ -32,6 +32,12 @@ enum Command {
     Lint(LintArgs),
     /// Checks manifest files, then registers them with a Seam server in one transaction
     Register(RegisterArgs),
+    /// Asks a Seam server whether every consumer's declared range accepts a version;
+    /// exits 0 for yes, 1 for no, 2 when the question could not be asked
+    CanDeploy(VersionQuestionArgs),
+    /// Asks a Seam server whether nothing calls a version any more; exits 0 for yes, 1
+    /// for no, 2 when the question could not be asked
+    CanRetire(VersionQuestionArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +47,8 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Lint(args)) => Ok(seam_server::cli::lint(&args)),
         Some(Command::Register(args)) => register(&args),
+        Some(Command::CanDeploy(args)) => return ask(VersionQuestion::CanDeploy, &args),
+        Some(Command::CanRetire(args)) => return ask(VersionQuestion::CanRetire, &args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -75,4 +83,21 @@ fn register(args: &RegisterArgs) -> anyhow::Result<bool> {
         .enable_all()
         .build()?;
     runtime.block_on(seam_server::cli::register(args))
+}
+
+/// `seam can-deploy` and `seam can-retire`: 0 yes, 1 no, 2 the question could not be asked.
+fn ask(question: VersionQuestion, args: &VersionQuestionArgs) -> ExitCode {
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(seam_server::cli::ask_version(question, args)));
+    match answer {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("seam: {err:#}");
+            ExitCode::from(2)
+        }
+    }
 }
