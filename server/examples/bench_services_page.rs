@@ -54,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         outbound: Default::default(),
         health: Default::default(),
         traces: Default::default(),
+        analysis: Default::default(),
     };
     // Nothing here sends spans: no receivers on the OTLP ports.
     config.collectors.otlp.enabled = false;

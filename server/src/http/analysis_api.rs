@@ -170,3 +170,144 @@ async fn drift(State(state): State<AppState>, params: Q) -> Result<Json<Analysis
     )
     .await
 }
+
+pub fn versions_router() -> Router<AppState> {
+    Router::new()
+        .route("/versions", get(versions))
+        .route("/versions/can-deploy", get(can_deploy))
+        .route("/versions/can-retire", get(can_retire))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionsParams {
+    window: Option<String>,
+    /// Only this environment.
+    environment: Option<String>,
+    /// Only this provider.
+    service: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct ProviderRow<'a> {
+    environment: &'a str,
+    #[serde(flatten)]
+    provider: &'a seam_analysis::versions::ProviderVersions,
+}
+
+#[derive(Serialize)]
+struct VersionsJson<'a> {
+    window_seconds: i64,
+    environments: Vec<&'a str>,
+    /// One row per environment and provider, by environment then provider.
+    total: usize,
+    limit: usize,
+    offset: usize,
+    providers: Vec<ProviderRow<'a>>,
+}
+
+/// `GET /api/v1/versions`: per environment, each provider's live versions with traffic
+/// shares, its consumers with their ranges, calls per version pair and verdicts.
+async fn versions(
+    State(state): State<AppState>,
+    params: Result<Query<VersionsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
+    let window = window(params.window.as_deref())?;
+    let (limit, offset) = paging(params.limit, params.offset)?;
+    let computed = state.analysis.current(window).await?;
+    let matrix = &computed.matrix;
+    let rows: Vec<ProviderRow<'_>> = matrix
+        .environments
+        .iter()
+        .filter(|e| {
+            params
+                .environment
+                .as_ref()
+                .is_none_or(|want| *want == e.environment)
+        })
+        .flat_map(|e| {
+            e.providers.iter().map(move |provider| ProviderRow {
+                environment: &e.environment,
+                provider,
+            })
+        })
+        .filter(|row| {
+            params
+                .service
+                .as_ref()
+                .is_none_or(|s| *s == row.provider.service)
+        })
+        .collect();
+    let total = rows.len();
+    Ok(Json(VersionsJson {
+        window_seconds: window,
+        environments: matrix
+            .environments
+            .iter()
+            .map(|e| e.environment.as_str())
+            .collect(),
+        total,
+        limit,
+        offset,
+        providers: rows.into_iter().skip(offset).take(limit).collect(),
+    })
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuestionParams {
+    service: Option<String>,
+    version: Option<String>,
+    environment: Option<String>,
+    window: Option<String>,
+}
+
+fn required(value: Option<String>, name: &str) -> Result<String, ApiError> {
+    match value {
+        Some(value) if !value.trim().is_empty() && value.len() <= 200 => Ok(value),
+        Some(_) => Err(ApiError::InvalidQuery(format!(
+            "{name}: expected 1 to 200 characters"
+        ))),
+        None => Err(ApiError::InvalidQuery(format!("{name} is required"))),
+    }
+}
+
+async fn question(
+    state: AppState,
+    params: Result<Query<QuestionParams>, axum::extract::rejection::QueryRejection>,
+    ask: fn(&seam_analysis::Model, &str, &str, &str) -> seam_analysis::versions::Answer,
+) -> Result<Json<seam_analysis::versions::Answer>, ApiError> {
+    let Query(params) = params.map_err(|err| ApiError::InvalidQuery(err.body_text()))?;
+    let service = required(params.service, "service")?;
+    let version = required(params.version, "version")?;
+    let environment = params
+        .environment
+        .filter(|e| !e.is_empty())
+        .unwrap_or_else(|| seam_analysis::DEFAULT_ENVIRONMENT.to_owned());
+    let window = window(params.window.as_deref())?;
+    let computed = state.analysis.current(window).await?;
+    Ok(Json(ask(&computed.model, &service, &version, &environment)))
+}
+
+/// `GET /api/v1/versions/can-deploy?service=S&version=X&environment=E`: whether every
+/// consumer's declared range accepts version X of S; `{"ok", "reasons"}`.
+async fn can_deploy(
+    State(state): State<AppState>,
+    params: Result<Query<QuestionParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<seam_analysis::versions::Answer>, ApiError> {
+    question(state, params, seam_analysis::versions::can_deploy).await
+}
+
+/// `GET /api/v1/versions/can-retire?service=S&version=Y&environment=E&window=1h`:
+/// whether nothing called version Y of S in the window; who still calls it.
+async fn can_retire(
+    State(state): State<AppState>,
+    params: Result<Query<QuestionParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<seam_analysis::versions::Answer>, ApiError> {
+    question(state, params, seam_analysis::versions::can_retire).await
+}

@@ -87,7 +87,8 @@ pub fn router(state: AppState) -> Router {
             api::router()
                 .merge(health_api::router())
                 .merge(traces_api::router())
-                .merge(analysis_api::router()),
+                .merge(analysis_api::router())
+                .merge(analysis_api::versions_router()),
         )
         .route("/register/quick", axum::routing::post(quick_register))
         .route("/signin", get(signin::page).post(signin::submit))

@@ -45,6 +45,7 @@ impl TestServer {
             outbound: Default::default(),
             health: Default::default(),
             traces: Default::default(),
+            analysis: Default::default(),
         };
         // The OTLP receivers on ports of their own too.
         config.collectors.otlp.http_listen = "127.0.0.1:0".parse().unwrap();
