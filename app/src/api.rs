@@ -337,6 +337,93 @@ pub trait RuntimeHealth: Send + Sync {
     >;
 }
 
+/// What the architecture pages need, provided by the server in every request's context
+/// (it owns the analysis; the app only shows it).
+#[cfg(feature = "ssr")]
+pub trait Architecture: Send + Sync {
+    /// Every observation over `window`.
+    fn analysis(
+        &self,
+        window: String,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<crate::dto::AnalysisView, String>> + Send>,
+    >;
+    /// The graph over `window`, filtered, grouped and laid out as `view` says; focused
+    /// on the observation `finding` when one is named.
+    fn graph(
+        &self,
+        window: String,
+        view: seam_analysis::layout::View,
+        finding: Option<String>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<crate::dto::GraphPageView, String>> + Send>,
+    >;
+    /// The version matrix over `window`, and the answer to `question` when asked.
+    fn versions(
+        &self,
+        window: String,
+        question: Option<crate::dto::VersionQuestion>,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<crate::dto::VersionsView, String>> + Send>,
+    >;
+}
+
+#[cfg(feature = "ssr")]
+fn architecture() -> Result<std::sync::Arc<dyn Architecture>, ServerFnError> {
+    use_context::<std::sync::Arc<dyn Architecture>>()
+        .ok_or_else(|| ServerFnError::new("the analysis is missing from the request context"))
+}
+
+/// Every observation of the architecture analysis over `window`.
+#[server(prefix = "/rpc")]
+pub async fn analysis_view(window: String) -> Result<crate::dto::AnalysisView, ServerFnError> {
+    check_call_window(&window)?;
+    architecture()?.analysis(window).await.map_err(internal)
+}
+
+/// The graph page's graph, laid out.
+#[server(prefix = "/rpc")]
+pub async fn graph_page(
+    window: String,
+    view: seam_analysis::layout::View,
+    finding: Option<String>,
+) -> Result<crate::dto::GraphPageView, ServerFnError> {
+    check_call_window(&window)?;
+    if view.hops > 5 {
+        return Err(ServerFnError::new("hops: at most 5"));
+    }
+    architecture()?
+        .graph(window, view, finding)
+        .await
+        .map_err(internal)
+}
+
+/// The version matrix, and a can-deploy or can-retire answer when asked.
+#[server(prefix = "/rpc")]
+pub async fn versions_view(
+    window: String,
+    question: Option<crate::dto::VersionQuestion>,
+) -> Result<crate::dto::VersionsView, ServerFnError> {
+    check_call_window(&window)?;
+    if let Some(q) = &question {
+        if !matches!(q.ask.as_str(), "deploy" | "retire") {
+            return Err(ServerFnError::new("ask: expected deploy or retire"));
+        }
+        if [&q.service, &q.version, &q.environment]
+            .iter()
+            .any(|s| s.len() > 200)
+        {
+            return Err(ServerFnError::new(
+                "service, version and environment: at most 200 characters each",
+            ));
+        }
+    }
+    architecture()?
+        .versions(window, question)
+        .await
+        .map_err(internal)
+}
+
 #[cfg(feature = "ssr")]
 fn runtime() -> Result<std::sync::Arc<dyn RuntimeHealth>, ServerFnError> {
     use_context::<std::sync::Arc<dyn RuntimeHealth>>()

@@ -604,3 +604,46 @@ pub struct EdgeDetailView {
     pub operations: Vec<(String, f64)>,
     pub declared: bool,
 }
+
+/// The architecture analysis over a window, for the findings page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisView {
+    pub window: String,
+    /// When it ran, RFC 3339.
+    pub computed_at: String,
+    pub report: seam_analysis::Report,
+}
+
+/// The version matrix over a window, and the answer to a can-deploy or can-retire
+/// question when one was asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionsView {
+    pub window: String,
+    pub matrix: seam_analysis::versions::VersionMatrix,
+    pub answer: Option<seam_analysis::versions::Answer>,
+}
+
+/// A question the versions page asks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionQuestion {
+    /// `deploy` or `retire`.
+    pub ask: String,
+    pub service: String,
+    pub version: String,
+    pub environment: String,
+}
+
+/// The graph page: the aggregated graph as asked for, laid out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphPageView {
+    pub window: String,
+    pub graph: seam_analysis::layout::Graph,
+    pub layout: seam_analysis::layout::Layout,
+    /// Nodes in the whole model, before filters and grouping.
+    pub total_nodes: usize,
+    /// Values the filters can take.
+    pub domains: Vec<String>,
+    pub owners: Vec<String>,
+    /// The finding the graph is focused on, when one was named.
+    pub finding: Option<seam_analysis::Observation>,
+}

@@ -84,6 +84,9 @@ pub fn App() -> impl IntoView {
                         <A href="/services" exact=true>"Services"</A>
                         <A href="/targets">"Targets"</A>
                         <A href="/calls">"Calls"</A>
+                        <A href="/graph">"Graph"</A>
+                        <A href="/findings">"Findings"</A>
+                        <A href="/versions">"Versions"</A>
                         <A href="/teams">"Teams"</A>
                         <A href="/domains">"Domains"</A>
                         <A href="/register">"Register"</A>
@@ -105,6 +108,9 @@ pub fn App() -> impl IntoView {
                             view=pages::ServicePage
                             ssr=SsrMode::Async
                         />
+                        <Route path=StaticSegment("graph") view=pages::GraphPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("findings") view=pages::FindingsPage ssr=SsrMode::Async/>
+                        <Route path=StaticSegment("versions") view=pages::VersionsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("teams") view=pages::TeamsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("domains") view=pages::DomainsPage ssr=SsrMode::Async/>
                         <Route path=StaticSegment("register") view=pages::RegisterPage ssr=SsrMode::Async/>

@@ -272,7 +272,13 @@ async fn seam(args: Vec<String>) -> (i32, String) {
     .unwrap()
 }
 
-fn ask(command: &str, server: &str, service: &str, version: &str, environment: &str) -> Vec<String> {
+fn ask(
+    command: &str,
+    server: &str,
+    service: &str,
+    version: &str,
+    environment: &str,
+) -> Vec<String> {
     [
         command,
         "--server",
@@ -293,7 +299,11 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
     let server = TestServer::start().await;
     let (status, body) = server.put_manifest(&fleet(), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    post_spans(&server, &search_calls_pricing("0af7651916cd43dd8448eb211c80319d")).await;
+    post_spans(
+        &server,
+        &search_calls_pricing("0af7651916cd43dd8448eb211c80319d"),
+    )
+    .await;
     until_observed(&server, "search", "pricing").await;
 
     let (status, matrix) = server
@@ -319,13 +329,22 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
     assert_eq!(cart["range"], "^2.0");
     assert_eq!(cart["verdicts"][0]["checked_version"], "2.1.0");
     assert_eq!(cart["verdicts"][0]["verdict"]["type"], "accepted");
-    assert_eq!(consumer("legacy")["verdicts"][0]["verdict"]["type"], "rejected");
+    assert_eq!(
+        consumer("legacy")["verdicts"][0]["verdict"]["type"],
+        "rejected"
+    );
     let search = consumer("search");
     assert_eq!(search["verdicts"][0]["verdict"]["type"], "no_range");
     assert!(search["calls_per_second"].as_f64().unwrap() > 0.0);
 
-    let (_, mismatch) = server.get_json("/api/v1/analysis?kind=range_mismatch").await;
-    assert_eq!(ids(&mismatch), ["range_mismatch:prod:legacy>pricing"], "{mismatch:#}");
+    let (_, mismatch) = server
+        .get_json("/api/v1/analysis?kind=range_mismatch")
+        .await;
+    assert_eq!(
+        ids(&mismatch),
+        ["range_mismatch:prod:legacy>pricing"],
+        "{mismatch:#}"
+    );
 
     let (status, answer) = server
         .get_json("/api/v1/versions/can-deploy?service=pricing&version=3.0.0&environment=prod")
@@ -339,7 +358,10 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
         .filter(|r| r["blocking"] == true)
         .map(|r| r["consumer"].as_str().unwrap_or(""))
         .collect();
-    assert!(blocking.contains(&"legacy") && blocking.contains(&"cart"), "{answer:#}");
+    assert!(
+        blocking.contains(&"legacy") && blocking.contains(&"cart"),
+        "{answer:#}"
+    );
     let (_, answer) = server
         .get_json("/api/v1/versions/can-deploy?service=payments&version=4.0.0")
         .await;
@@ -349,7 +371,13 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
         .get_json("/api/v1/versions/can-retire?service=pricing&version=2.4.0&environment=prod")
         .await;
     assert_eq!(retire["ok"], false, "{retire:#}");
-    assert!(retire["reasons"][0]["message"].as_str().unwrap().contains("search"), "{retire:#}");
+    assert!(
+        retire["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("search"),
+        "{retire:#}"
+    );
     let (_, retire) = server
         .get_json("/api/v1/versions/can-retire?service=pricing&version=2.3.0&environment=prod")
         .await;
@@ -366,9 +394,19 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
     }
 
     // The same questions from a CI pipeline: exit 0 yes, 1 no, 2 not asked.
-    let (code, out) = seam(ask("can-deploy", &server.base, "payments", "4.0.0", "default")).await;
+    let (code, out) = seam(ask(
+        "can-deploy",
+        &server.base,
+        "payments",
+        "4.0.0",
+        "default",
+    ))
+    .await;
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("payments 4.0.0 can be deployed to default"), "{out}");
+    assert!(
+        out.starts_with("payments 4.0.0 can be deployed to default"),
+        "{out}"
+    );
     let (code, out) = seam(ask("can-deploy", &server.base, "pricing", "3.0.0", "prod")).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("blocks: "), "{out}");
@@ -379,8 +417,18 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
     let (code, out) = seam(json).await;
     assert_eq!(code, 1, "{out}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["ok"], false);
-    let (code, _) = seam(ask("can-deploy", "http://127.0.0.1:1", "pricing", "3.0.0", "prod")).await;
-    assert_eq!(code, 2, "an unreachable server: the question could not be asked");
+    let (code, _) = seam(ask(
+        "can-deploy",
+        "http://127.0.0.1:1",
+        "pricing",
+        "3.0.0",
+        "prod",
+    ))
+    .await;
+    assert_eq!(
+        code, 2,
+        "an unreachable server: the question could not be asked"
+    );
     let (code, _) = seam(vec!["can-deploy".into(), "--service".into(), "x".into()]).await;
     assert_eq!(code, 2, "a usage error");
 }

@@ -4,6 +4,7 @@
 
 mod analysis_api;
 mod api;
+mod architecture;
 mod error;
 mod graph_export;
 mod health_api;
@@ -78,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         catalog: state.catalog.clone(),
         scraping: state.scraping,
     });
+    let architecture: Arc<dyn seam_app::api::Architecture> =
+        Arc::new(architecture::PagesArchitecture {
+            analysis: state.analysis.clone(),
+        });
     let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root)
         .join(&*state.leptos_options.site_pkg_dir);
 
@@ -113,6 +118,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(catalog.clone());
                 provide_context(write_access.clone());
                 provide_context(runtime.clone());
+                provide_context(architecture.clone());
             },
             {
                 let options = state.leptos_options.clone();
