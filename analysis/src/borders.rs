@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::graph::Index;
 use crate::model::{Edge, Model, NodeKind};
 use crate::observation::{DatastoreUser, EdgeRef, Evidence, Kind, Observation};
 
@@ -17,10 +18,6 @@ fn edge_ref(edge: &Edge) -> EdgeRef {
     }
 }
 
-fn kind_of(model: &Model, name: &str) -> Option<NodeKind> {
-    model.node(name).map(|n| n.kind)
-}
-
 /// Calls per second of an edge over the model's window; 0 without one.
 fn rate(model: &Model, edge: &Edge) -> f64 {
     if model.window_seconds > 0.0 && edge.calls.is_finite() && edge.calls > 0.0 {
@@ -32,9 +29,11 @@ fn rate(model: &Model, edge: &Edge) -> f64 {
 
 /// A datastore used by services of at least two owners or two bounded contexts, from
 /// manifests (`datastores`) and from database spans.
-pub fn shared_datastores(model: &Model) -> Vec<Observation> {
-    // datastore -> service -> (declared, observed)
+pub fn shared_datastores(index: &Index<'_>) -> Vec<Observation> {
+    let model = index.model();
+    // datastore -> service -> (declared, observed), and the edges into each datastore.
     let mut users: BTreeMap<&str, BTreeMap<&str, (bool, bool)>> = BTreeMap::new();
+    let mut into: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
     for (service, store) in &model.datastore_users {
         users
             .entry(store)
@@ -43,17 +42,19 @@ pub fn shared_datastores(model: &Model) -> Vec<Observation> {
             .or_default()
             .0 = true;
     }
-    for edge in &model.edges {
-        if edge.observed && kind_of(model, &edge.callee) == Some(NodeKind::Datastore) {
-            let caller = kind_of(model, &edge.caller);
-            if matches!(caller, Some(NodeKind::Service) | None) {
-                users
-                    .entry(&edge.callee)
-                    .or_default()
-                    .entry(&edge.caller)
-                    .or_default()
-                    .1 = true;
-            }
+    for e in 0..index.edge_count() as u32 {
+        let (caller, callee) = index.ends(e);
+        if index.kind(callee) != NodeKind::Datastore {
+            continue;
+        }
+        into.entry(index.name(callee)).or_default().push(e);
+        if index.edge(e).observed && index.kind(caller) == NodeKind::Service {
+            users
+                .entry(index.name(callee))
+                .or_default()
+                .entry(index.name(caller))
+                .or_default()
+                .1 = true;
         }
     }
     let mut found = Vec::new();
@@ -64,7 +65,7 @@ pub fn shared_datastores(model: &Model) -> Vec<Observation> {
         let list: Vec<DatastoreUser> = users
             .iter()
             .map(|(service, (declared, observed))| {
-                let node = model.node(service);
+                let node = index.id(service).and_then(|id| index.node(id));
                 DatastoreUser {
                     service: (*service).to_owned(),
                     owner: node.and_then(|n| n.owner.clone()),
@@ -85,6 +86,17 @@ pub fn shared_datastores(model: &Model) -> Vec<Observation> {
             format!("{} owners ({})", owners.len(), join(&owners))
         };
         let names: Vec<String> = list.iter().map(|u| u.service.clone()).collect();
+        let edges = into
+            .get(store)
+            .map(|edges| {
+                edges
+                    .iter()
+                    .map(|&e| index.edge(e))
+                    .filter(|e| users.contains_key(e.caller.as_str()))
+                    .map(edge_ref)
+                    .collect()
+            })
+            .unwrap_or_default();
         found.push(Observation {
             kind: Kind::SharedDatastore,
             id: format!("shared_datastore:{store}"),
@@ -94,12 +106,7 @@ pub fn shared_datastores(model: &Model) -> Vec<Observation> {
                 names.join(", ")
             ),
             services: std::iter::once(store.to_owned()).chain(names).collect(),
-            edges: model
-                .edges
-                .iter()
-                .filter(|e| e.callee == store && users.contains_key(e.caller.as_str()))
-                .map(edge_ref)
-                .collect(),
+            edges,
             evidence: Evidence::SharedDatastore {
                 datastore: store.to_owned(),
                 users: list,
@@ -120,13 +127,16 @@ fn join(set: &BTreeSet<String>) -> String {
 
 /// Calls from a service of one bounded context to a service of another that do not go
 /// through an API the callee provides and the caller declares.
-pub fn context_crossings(model: &Model) -> Vec<Observation> {
+pub fn context_crossings(index: &Index<'_>) -> Vec<Observation> {
+    let model = index.model();
     let mut found = Vec::new();
-    for edge in &model.edges {
-        if !edge.apis.is_empty() || edge.caller == edge.callee {
+    for e in 0..index.edge_count() as u32 {
+        let edge = index.edge(e);
+        let (caller, callee) = index.ends(e);
+        if !edge.apis.is_empty() || caller == callee {
             continue;
         }
-        let (Some(from), Some(to)) = (model.node(&edge.caller), model.node(&edge.callee)) else {
+        let (Some(from), Some(to)) = (index.node(caller), index.node(callee)) else {
             continue;
         };
         if from.kind != NodeKind::Service || to.kind != NodeKind::Service {
@@ -167,40 +177,49 @@ pub fn context_crossings(model: &Model) -> Vec<Observation> {
 ///
 /// A declared dependency counts as unobserved only when traces see its caller or its
 /// callee at all: a fleet, or a part of it, that sends no spans has no drift to show.
-pub fn drift(model: &Model) -> Vec<Observation> {
+pub fn drift(index: &Index<'_>) -> Vec<Observation> {
+    let model = index.model();
     let declared_stores: BTreeSet<(&str, &str)> = model
         .datastore_users
         .iter()
         .map(|(s, d)| (s.as_str(), d.as_str()))
         .collect();
-    let traced: BTreeSet<&str> = model
-        .edges
-        .iter()
-        .filter(|e| e.observed)
-        .flat_map(|e| [e.caller.as_str(), e.callee.as_str()])
-        .collect();
-    // One observation per pair, whatever the modes.
-    let mut pairs: BTreeMap<(&str, &str), Vec<&Edge>> = BTreeMap::new();
-    for edge in &model.edges {
-        pairs
-            .entry((&edge.caller, &edge.callee))
-            .or_default()
-            .push(edge);
+    let mut traced = vec![false; index.len()];
+    for e in 0..index.edge_count() as u32 {
+        if index.edge(e).observed {
+            let (caller, callee) = index.ends(e);
+            for id in [caller, callee] {
+                if let Some(seen) = traced.get_mut(id as usize) {
+                    *seen = true;
+                }
+            }
+        }
     }
+    // One observation per pair, whatever the modes.
+    let mut pairs: BTreeMap<(u32, u32), Vec<u32>> = BTreeMap::new();
+    for e in 0..index.edge_count() as u32 {
+        pairs.entry(index.ends(e)).or_default().push(e);
+    }
+    let window = human_window(model.window_seconds);
     let mut found = Vec::new();
-    for ((caller, callee), edges) in pairs {
+    for ((caller_id, callee_id), edges) in pairs {
+        let (caller, callee) = (index.name(caller_id), index.name(callee_id));
+        let edges: Vec<&Edge> = edges.iter().map(|&e| index.edge(e)).collect();
         let declared =
             edges.iter().any(|e| e.declared) || declared_stores.contains(&(caller, callee));
         let observed = edges.iter().any(|e| e.observed);
+        if declared == observed {
+            continue;
+        }
         let calls: f64 = edges.iter().map(|e| rate(model, e)).sum();
         let refs: Vec<EdgeRef> = edges.iter().map(|e| edge_ref(e)).collect();
         let evidence = Evidence::Drift {
             calls_per_second: calls,
             window_seconds: model.window_seconds,
         };
-        let window = human_window(model.window_seconds);
-        if declared && !observed && model.window_seconds > 0.0 {
-            if !traced.contains(caller) && !traced.contains(callee) {
+        let seen = |id: u32| traced.get(id as usize).copied().unwrap_or(false);
+        if declared {
+            if model.window_seconds <= 0.0 || (!seen(caller_id) && !seen(callee_id)) {
                 continue;
             }
             found.push(Observation {
@@ -213,9 +232,8 @@ pub fn drift(model: &Model) -> Vec<Observation> {
                 edges: refs,
                 evidence,
             });
-        } else if observed && !declared {
-            let caller_kind = kind_of(model, caller);
-            if caller_kind == Some(NodeKind::User) {
+        } else {
+            if index.kind(caller_id) == NodeKind::User {
                 continue;
             }
             found.push(Observation {
@@ -291,7 +309,7 @@ mod tests {
             ..Model::default()
         };
         model.merge_edges();
-        let found = shared_datastores(&model);
+        let found = shared_datastores(&Index::new(&model));
         assert_eq!(found.len(), 1, "{found:#?}");
         assert_eq!(found[0].id, "shared_datastore:shop-db");
         let Evidence::SharedDatastore { users, owners, .. } = &found[0].evidence else {
@@ -331,7 +349,7 @@ mod tests {
             ..Model::default()
         };
         model.merge_edges();
-        let found = context_crossings(&model);
+        let found = context_crossings(&Index::new(&model));
         assert_eq!(found.len(), 1, "{found:#?}");
         assert_eq!(found[0].id, "context_crossing:search>pricing");
         assert_eq!(
@@ -366,7 +384,10 @@ mod tests {
             ..Model::default()
         };
         model.merge_edges();
-        let ids: Vec<String> = drift(&model).into_iter().map(|o| o.id).collect();
+        let ids: Vec<String> = drift(&Index::new(&model))
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
         assert_eq!(
             ids,
             [
@@ -378,7 +399,7 @@ mod tests {
             window_seconds: 0.0,
             ..model.clone()
         };
-        assert!(drift(&none)
+        assert!(drift(&Index::new(&none))
             .iter()
             .all(|o| o.kind != Kind::DeclaredNotObserved));
     }

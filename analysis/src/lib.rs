@@ -158,11 +158,11 @@ pub fn analyse(model: &Model, thresholds: &Thresholds) -> Report {
         .extend(coupling::chains(model, &index, thresholds));
     report
         .observations
-        .extend(borders::shared_datastores(model));
+        .extend(borders::shared_datastores(&index));
     report
         .observations
-        .extend(borders::context_crossings(model));
-    report.observations.extend(borders::drift(model));
+        .extend(borders::context_crossings(&index));
+    report.observations.extend(borders::drift(&index));
     let matrix = versions::matrix(model);
     report.observations.extend(versions::observations(&matrix));
     report.stats.nodes = index.len();
@@ -170,6 +170,6 @@ pub fn analyse(model: &Model, thresholds: &Thresholds) -> Report {
     report.stats.components = report.components.len();
     report
         .observations
-        .sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+        .sort_unstable_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
     report
 }

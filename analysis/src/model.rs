@@ -6,7 +6,7 @@
 //! [`Model::observe`] and [`Model::observe_versions`] add what traces saw. Tests build
 //! models by hand.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use seam_catalog::manifest::Mode as DeclaredMode;
 use seam_snapshot::Snapshot;
@@ -339,8 +339,33 @@ impl Model {
         self.nodes
             .sort_by(|a, b| (&a.name, !a.registered).cmp(&(&b.name, !b.registered)));
         self.nodes.dedup_by(|later, first| later.name == first.name);
-        self.edges
-            .sort_by(|a, b| (&a.caller, &a.callee, a.mode).cmp(&(&b.caller, &b.callee, b.mode)));
+        // Sorted by (caller, callee, mode) through integer keys: names are interned once
+        // (a hash map), ranked by name, and the edges moved in key order (stable), which
+        // is several times faster than comparing strings at each step of the sort.
+        let keys: Vec<(u32, u32, Mode)> = {
+            let mut ids: HashMap<&str, u32> = HashMap::with_capacity(self.nodes.len() + 16);
+            let mut raw: Vec<(u32, u32, Mode)> = Vec::with_capacity(self.edges.len());
+            for edge in &self.edges {
+                let next = ids.len() as u32;
+                let caller = *ids.entry(edge.caller.as_str()).or_insert(next);
+                let next = ids.len() as u32;
+                let callee = *ids.entry(edge.callee.as_str()).or_insert(next);
+                raw.push((caller, callee, edge.mode));
+            }
+            let mut names: Vec<(&str, u32)> = ids.into_iter().collect();
+            names.sort_unstable();
+            let mut rank = vec![0u32; names.len()];
+            for (position, (_, id)) in names.iter().enumerate() {
+                rank[*id as usize] = position as u32;
+            }
+            raw.into_iter()
+                .map(|(a, b, mode)| (rank[a as usize], rank[b as usize], mode))
+                .collect()
+        };
+        let mut order: Vec<usize> = (0..self.edges.len()).collect();
+        order.sort_by_key(|&i| keys[i]);
+        let mut slots: Vec<Option<Edge>> = self.edges.drain(..).map(Some).collect();
+        self.edges = order.into_iter().filter_map(|i| slots[i].take()).collect();
         let mut merged: Vec<Edge> = Vec::with_capacity(self.edges.len());
         for edge in self.edges.drain(..) {
             match merged.last_mut() {
