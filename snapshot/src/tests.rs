@@ -4,6 +4,8 @@ use seam_catalog::manifest::{
     SourceFormat, SystemEntity,
 };
 
+use super::reference;
+
 use super::*;
 
 fn meta(minute: u32) -> ServiceMeta {
@@ -287,4 +289,403 @@ fn users_join_their_groups_whichever_batch_declared_them() {
     let snapshot = Snapshot::build(&declared, 1);
     let team = snapshot.teams().find(|t| t.name == "team-a").unwrap();
     assert_eq!(team.members, ["john", "jane"]);
+}
+
+/// A small deterministic generator (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick(&mut self, prefix: &str, n: usize) -> String {
+        format!("{prefix}{}", self.below(n))
+    }
+
+    fn protocol(&mut self) -> Protocol {
+        [
+            Protocol::Http,
+            Protocol::Grpc,
+            Protocol::Event,
+            Protocol::Graphql,
+        ][self.below(4)]
+    }
+}
+
+/// Names are drawn from small pools so that services share APIs, datastores, systems
+/// and teams, depend on each other and on names nothing declares.
+const SERVICES: usize = 10;
+
+fn random_service(rng: &mut Rng, name: &str) -> ServiceManifest {
+    let mut m = service(name, &rng.pick("t", 4));
+    m.domain = rng.chance(50).then(|| rng.pick("d", 4));
+    m.system = rng.chance(60).then(|| rng.pick("y", 4));
+    m.lifecycle = ["production", "experimental"][rng.below(2)].into();
+    m.description = rng.chance(30).then(|| rng.pick("about ", 3));
+    if rng.chance(20) {
+        m.instances.push(Instance {
+            base_url: format!("http://{name}"),
+            metrics_url: format!("http://{name}/metrics"),
+            health_url: format!("http://{name}/health"),
+        });
+    }
+    for _ in 0..rng.below(3) {
+        m.provides.push(ProvidedApi {
+            name: rng.pick("a", 6),
+            version: None,
+            protocol: rng.protocol(),
+        });
+    }
+    for _ in 0..rng.below(4) {
+        let (by_service, by_api) = match rng.below(4) {
+            0 => (true, true),
+            1 | 2 => (true, false),
+            _ => (false, true),
+        };
+        m.consumes.push(Dependency {
+            service: by_service.then(|| rng.pick("s", SERVICES + 2)),
+            api: by_api.then(|| rng.pick("a", 7)),
+            version_req: None,
+            mode: if rng.chance(20) {
+                Mode::Async
+            } else {
+                Mode::Sync
+            },
+            protocol: rng.protocol(),
+        });
+    }
+    for _ in 0..rng.below(3) {
+        m.datastores.push(Datastore {
+            name: rng.pick("r", 5),
+            kind: ["postgresql", "redis"][rng.below(2)].into(),
+            access: if rng.chance(50) {
+                Access::Owned
+            } else {
+                Access::Shared
+            },
+        });
+    }
+    if rng.chance(40) {
+        m.source = SourceFormat::Backstage;
+        for _ in 0..rng.below(3) {
+            m.relations.provides_apis.push(rng.pick("a", 7));
+        }
+        for _ in 0..rng.below(3) {
+            m.relations.consumes_apis.push(rng.pick("a", 7));
+        }
+        for _ in 0..rng.below(4) {
+            let kind = [
+                None,
+                None,
+                Some(RefTargetKind::Component),
+                Some(RefTargetKind::Resource),
+            ][rng.below(4)];
+            // Resource and service names share the pool "s"/"r" with a few in both.
+            let name = if rng.chance(50) {
+                rng.pick("s", SERVICES + 2)
+            } else {
+                rng.pick("r", 6)
+            };
+            m.relations.depends_on.push(DependsOnRef { kind, name });
+        }
+    }
+    m
+}
+
+fn random_meta(rng: &mut Rng) -> ServiceMeta {
+    let mut meta = meta(rng.below(60) as u32);
+    meta.revision = rng.below(5) as i64;
+    meta.origin = rng.pick("origin-", 2);
+    meta
+}
+
+fn random_catalog(rng: &mut Rng) -> Declared {
+    let mut declared = Declared::default();
+    for i in 0..SERVICES {
+        if rng.chance(70) {
+            let name = format!("s{i}");
+            declared.services.insert(
+                name.clone(),
+                DeclaredService {
+                    manifest: random_service(rng, &name),
+                    meta: random_meta(rng),
+                },
+            );
+        }
+    }
+    for i in 0..6 {
+        if rng.chance(40) {
+            let name = format!("a{i}");
+            declared.apis.insert(
+                name.clone(),
+                ApiEntity {
+                    name,
+                    api_type: "openapi".into(),
+                    protocol: rng.protocol(),
+                    owner: rng.pick("t", 5),
+                    lifecycle: "production".into(),
+                    system: None,
+                    description: None,
+                },
+            );
+        }
+    }
+    // Some resources are named like services ("s"), to be told apart by `dependsOn`.
+    for name in ["r0", "r1", "r2", "r3", "r5", "s3", "s11"] {
+        if rng.chance(40) {
+            declared.resources.insert(
+                name.into(),
+                ResourceEntity {
+                    name: name.into(),
+                    resource_type: ["database", "queue"][rng.below(2)].into(),
+                    owner: rng.pick("t", 4),
+                    system: None,
+                },
+            );
+        }
+    }
+    for i in 0..4 {
+        if rng.chance(50) {
+            let name = format!("y{i}");
+            declared.systems.insert(
+                name.clone(),
+                SystemEntity {
+                    name,
+                    owner: rng.pick("t", 5),
+                    domain: rng.chance(60).then(|| rng.pick("d", 4)),
+                    description: None,
+                },
+            );
+        }
+    }
+    for i in 0..4 {
+        if rng.chance(40) {
+            let name = format!("d{i}");
+            declared.domains.insert(
+                name.clone(),
+                DomainEntity {
+                    name,
+                    owner: rng.pick("t", 5),
+                    parent: None,
+                    description: None,
+                },
+            );
+        }
+    }
+    for i in 0..4 {
+        if rng.chance(40) {
+            let name = format!("t{i}");
+            declared.teams.insert(
+                name.clone(),
+                TeamEntity {
+                    name,
+                    group_type: "team".into(),
+                    parent: None,
+                    children: Vec::new(),
+                    members: (0..rng.below(3)).map(|_| rng.pick("u", 4)).collect(),
+                    description: None,
+                },
+            );
+        }
+    }
+    for i in 0..4 {
+        if rng.chance(40) {
+            let name = format!("u{i}");
+            declared.users.insert(
+                name.clone(),
+                UserEntity {
+                    name,
+                    member_of: (0..rng.below(3)).map(|_| rng.pick("t", 5)).collect(),
+                },
+            );
+        }
+    }
+    declared
+}
+
+/// Changes one to three services (some not in the catalog) and returns their names.
+fn random_change(rng: &mut Rng, declared: &mut Declared) -> Vec<String> {
+    let mut names = Vec::new();
+    for _ in 0..1 + rng.below(3) {
+        let name = rng.pick("s", SERVICES + 2);
+        let present = declared.services.contains_key(&name);
+        match rng.below(10) {
+            // Deleted (or nothing, when absent).
+            0 | 1 => drop(declared.services.remove(&name)),
+            // Created or replaced by another manifest.
+            2..=4 => {
+                let manifest = random_service(rng, &name);
+                let meta = random_meta(rng);
+                declared
+                    .services
+                    .insert(name.clone(), DeclaredService { manifest, meta });
+            }
+            // One field of a present service.
+            _ if present => {
+                let fresh = random_service(rng, &name);
+                let service = declared.services.get_mut(&name).expect("present");
+                let m = &mut service.manifest;
+                match rng.below(10) {
+                    0 => m.owner = fresh.owner,
+                    1 => m.system = fresh.system,
+                    2 => m.domain = fresh.domain,
+                    3 => m.provides = fresh.provides,
+                    4 => m.consumes.extend(fresh.consumes),
+                    5 => m.datastores = fresh.datastores,
+                    6 => m.relations = fresh.relations,
+                    7 => m.description = Some(format!("now {}", rng.below(100))),
+                    8 => service.meta.stale_since = Some(service.meta.updated_at),
+                    _ => m.consumes.clear(),
+                }
+            }
+            // Named but not changed at all.
+            _ => {}
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// Whether `snapshot` holds what the old build held.
+fn assert_same_as_reference(snapshot: &Snapshot, reference: &reference::Reference, seed: u64) {
+    let services: Vec<&ServiceView> = reference.services.values().collect();
+    assert_eq!(snapshot.services().collect::<Vec<_>>(), services, "{seed}");
+    let apis: Vec<&ApiView> = reference.apis.values().collect();
+    assert_eq!(snapshot.apis().collect::<Vec<_>>(), apis, "{seed}");
+    let stores: Vec<&DatastoreView> = reference.datastores.values().collect();
+    assert_eq!(snapshot.datastores().collect::<Vec<_>>(), stores, "{seed}");
+    let systems: Vec<&SystemView> = reference.systems.values().collect();
+    assert_eq!(snapshot.systems().collect::<Vec<_>>(), systems, "{seed}");
+    let domains: Vec<&DomainView> = reference.domains.values().collect();
+    assert_eq!(snapshot.domains().collect::<Vec<_>>(), domains, "{seed}");
+    let teams: Vec<&TeamView> = reference.teams.values().collect();
+    assert_eq!(snapshot.teams().collect::<Vec<_>>(), teams, "{seed}");
+    assert_eq!(snapshot.facets(), &reference.facets, "{seed}");
+    assert_eq!(snapshot.generation, reference.generation, "{seed}");
+    for view in snapshot.services() {
+        assert_eq!(snapshot.service(view.name()), Some(view), "{seed}");
+    }
+}
+
+#[test]
+fn builds_what_the_old_build_built() {
+    assert_same_as_reference(
+        &Snapshot::build(&shop(), 3),
+        &reference::Reference::build(&shop(), 3),
+        0,
+    );
+    for seed in 0..2000 {
+        let mut rng = Rng(seed);
+        let mut declared = random_catalog(&mut rng);
+        if seed % 10 == 0 {
+            // A service stored under another name than its manifest's.
+            if let Some(mut service) = declared.services.remove("s1") {
+                service.manifest.name = rng.pick("s", SERVICES);
+                declared.services.insert("s1".into(), service);
+            }
+        }
+        assert_same_as_reference(
+            &Snapshot::build(&declared, seed),
+            &reference::Reference::build(&declared, seed),
+            seed,
+        );
+    }
+}
+
+/// The property: after any change to a few services, the rebuilt snapshot equals the
+/// one built from scratch, and snapshots rebuilt from rebuilt ones too.
+#[test]
+fn rebuilds_what_a_full_build_builds() {
+    let mut shared = 0;
+    for seed in 0..1000 {
+        let mut rng = Rng(seed ^ 0xC4A9_0000);
+        let mut declared = random_catalog(&mut rng);
+        let mut snapshot = Snapshot::build(&declared, 1);
+        for step in 0..6 {
+            let changed = random_change(&mut rng, &mut declared);
+            let changed: Vec<&str> = changed.iter().map(String::as_str).collect();
+            let generation = snapshot.generation + 1;
+            let rebuilt = snapshot
+                .derive(&declared, &changed, generation)
+                .unwrap_or_else(|| panic!("seed {seed} step {step}: no rebuild"));
+            let built = Snapshot::build(&declared, generation);
+            assert_eq!(rebuilt, built, "seed {seed} step {step}: {changed:?}");
+            shared += rebuilt
+                .services
+                .iter()
+                .filter(|(name, view)| {
+                    snapshot
+                        .services
+                        .get(&***name)
+                        .is_some_and(|old| Arc::ptr_eq(old, view))
+                })
+                .count();
+            snapshot = rebuilt;
+        }
+    }
+    // Most views are shared with the snapshot before.
+    assert!(shared > 1000 * 6 * SERVICES / 4, "{shared}");
+}
+
+#[test]
+fn rebuilds_from_scratch_when_the_change_is_not_all_named() {
+    let before = shop();
+    let snapshot = Snapshot::build(&before, 1);
+    let mut after = before.clone();
+    // payments goes, lookup is renamed: neither is named as changed.
+    after.services.remove("payments");
+    let mut lookup = after.services.remove("lookup").unwrap();
+    lookup.manifest.name = "lookup2".into();
+    after.services.insert("lookup2".into(), lookup);
+    after.services.get_mut("orders").unwrap().manifest.owner = "team-x".into();
+    assert!(snapshot.derive(&after, &["orders"], 2).is_none());
+    assert_eq!(
+        snapshot.rebuild(&after, &["orders"], 2),
+        Snapshot::build(&after, 2)
+    );
+    // A changed service stored under another name than its manifest's.
+    let mut odd = before.clone();
+    odd.services.get_mut("orders").unwrap().manifest.name = "orders2".into();
+    assert!(snapshot.derive(&odd, &["orders"], 2).is_none());
+    assert_eq!(
+        snapshot.rebuild(&odd, &["orders"], 2),
+        Snapshot::build(&odd, 2)
+    );
+}
+
+#[test]
+fn a_rebuild_shares_what_the_change_does_not_reach() {
+    let before = shop();
+    let snapshot = Snapshot::build(&before, 1);
+    let mut after = before.clone();
+    after
+        .services
+        .get_mut("storefront")
+        .unwrap()
+        .manifest
+        .description = Some("Sells".into());
+    let rebuilt = snapshot.rebuild(&after, &["storefront"], 2);
+    assert_eq!(rebuilt, Snapshot::build(&after, 2));
+    let same = |name: &str| Arc::ptr_eq(&snapshot.services[name], &rebuilt.services[name]);
+    // storefront is new; orders lists it among its consumers, so is new too.
+    assert!(!same("storefront") && !same("orders"));
+    assert!(same("payments") && same("lookup"));
+    assert!(Arc::ptr_eq(&snapshot.groups, &rebuilt.groups));
+    assert!(Arc::ptr_eq(
+        &snapshot.datastores["shop-db"],
+        &rebuilt.datastores["shop-db"]
+    ));
 }

@@ -1,8 +1,9 @@
 //! The live catalog: every write to the catalog goes through [`LiveCatalog`], which
 //! commits it to the store, updates its in-memory copy of what is declared, builds a new
-//! [`Snapshot`] and publishes it to readers (a `watch` channel), then tells subscribers
-//! what changed ([`CatalogEvent`]s on a `broadcast` channel). Readers never query the
-//! database for the catalog; consumers react to events instead of polling.
+//! [`Snapshot`] (from the previous one when only services changed) and publishes it to
+//! readers (a `watch` channel), then tells subscribers what changed ([`CatalogEvent`]s
+//! on a `broadcast` channel). Readers never query the database for the catalog;
+//! consumers react to events instead of polling.
 //!
 //! Writes are serialised and run to the end on a task of their own (a caller that goes
 //! away cannot stop one between the commit and the snapshot); a write's snapshot is
@@ -330,7 +331,20 @@ impl LiveCatalog {
         }
         guard.1 += 1;
         let generation = guard.1;
-        let snapshot = Snapshot::build(&guard.0, generation);
+        // The current snapshot is that of the catalog before these changes: when only
+        // services changed, the next one is derived from it, resolving again only what
+        // the changes reach; other entities reach across the catalog, so resolve it all.
+        let services: Option<Vec<&str>> = changed
+            .iter()
+            .map(|c| (c.kind == "service").then_some(c.name.as_str()))
+            .collect();
+        let snapshot = match services {
+            Some(names) => {
+                let previous = self.snapshot();
+                previous.rebuild(&guard.0, &names, generation)
+            }
+            None => Snapshot::build(&guard.0, generation),
+        };
         self.snapshot.send_replace(Arc::new(snapshot));
         for change in changed {
             // No subscriber is not an error: events are for whoever listens.
@@ -571,4 +585,145 @@ fn diff(old: &Declared, new: &Declared) -> Vec<Change> {
     compare("resource", &old.resources, &new.resources, &mut out);
     compare("user", &old.users, &new.users, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use seam_catalog::manifest::{
+        Dependency, DependsOnRef, Mode, Protocol, ProvidedApi, SourceFormat, SystemEntity,
+    };
+    use seam_catalog::manifest::{ResourceEntity, ServiceManifest};
+
+    use super::*;
+
+    fn submission(origin: &str) -> Submission<'_> {
+        Submission {
+            source: "api",
+            by: "test",
+            origin,
+            replaces_origin: false,
+        }
+    }
+
+    fn manifest(name: &str, owner: &str, provides: &[&str], calls: &[&str]) -> ServiceManifest {
+        let mut m = ServiceManifest::minimal(name, owner, Some("1.0.0".into()));
+        for api in provides {
+            m.provides.push(ProvidedApi {
+                name: (*api).into(),
+                version: None,
+                protocol: Protocol::Http,
+            });
+        }
+        for callee in calls {
+            let by_api = callee.ends_with("-api");
+            m.consumes.push(Dependency {
+                service: (!by_api).then(|| (*callee).into()),
+                api: by_api.then(|| (*callee).into()),
+                version_req: None,
+                mode: Mode::Sync,
+                protocol: Protocol::Http,
+            });
+        }
+        m
+    }
+
+    /// The published snapshot is the one a full build of what is declared gives.
+    async fn assert_as_built(live: &LiveCatalog, step: &str) {
+        let guard = live.declared.lock().await;
+        assert_eq!(
+            *live.snapshot(),
+            Snapshot::build(&guard.0, guard.1),
+            "after {step}"
+        );
+    }
+
+    /// Writes of services alone are published from the snapshot before them; every
+    /// published snapshot is still the one a full build gives.
+    #[tokio::test]
+    async fn snapshots_rebuilt_after_each_write_are_those_of_a_full_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::open(None, dir.path()).await.unwrap();
+        let live = LiveCatalog::open(store).await.unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 12, 1, 12, 0, 0).unwrap();
+        let mut lookup = manifest("lookup", "team-b", &[], &["orders-api"]);
+        lookup.source = SourceFormat::Backstage;
+        lookup.relations.depends_on.push(DependsOnRef {
+            kind: None,
+            name: "payments".into(),
+        });
+        let first = Catalog {
+            services: vec![
+                manifest("orders", "team-a", &["orders-api"], &["payments"]),
+                manifest("storefront", "team-b", &[], &["orders-api", "search"]),
+                lookup,
+            ],
+            ..Catalog::default()
+        };
+        live.apply_catalog(&first, submission("shop.yaml"), t)
+            .await
+            .unwrap();
+        assert_as_built(&live, "the first catalog").await;
+
+        // A dependency changes; then the service it names arrives.
+        let mut second = first.clone();
+        second.services[1] = manifest("storefront", "team-c", &[], &["orders"]);
+        live.apply_catalog(&second, submission("shop.yaml"), t)
+            .await
+            .unwrap();
+        assert_as_built(&live, "a changed dependency").await;
+        let payments = Catalog {
+            services: vec![manifest("payments", "team-p", &["pay-api"], &[])],
+            ..Catalog::default()
+        };
+        live.apply_catalog(&payments, submission("pay.yaml"), t)
+            .await
+            .unwrap();
+        assert_as_built(&live, "a service a component depends on").await;
+
+        // Entities reach across the catalog: a full build.
+        let entities = Catalog {
+            systems: vec![SystemEntity {
+                name: "shop".into(),
+                owner: "team-a".into(),
+                domain: Some("commerce".into()),
+                description: None,
+            }],
+            resources: vec![ResourceEntity {
+                name: "payments".into(),
+                resource_type: "database".into(),
+                owner: "team-p".into(),
+                system: None,
+            }],
+            ..Catalog::default()
+        };
+        live.apply_catalog(&entities, submission("entities.yaml"), t)
+            .await
+            .unwrap();
+        assert_as_built(&live, "entities").await;
+
+        // The same manifests from elsewhere: only their origin changes.
+        live.apply_catalog(&second, submission("moved.yaml"), t)
+            .await
+            .unwrap();
+        assert_as_built(&live, "a new origin").await;
+        live.mark_stale("pay.yaml", t).await.unwrap();
+        assert_as_built(&live, "stale").await;
+        let draft = seam_catalog::ServiceDraft {
+            name: Some("search".into()),
+            version: Some("1.0.0".into()),
+            owner: Some("team-s".into()),
+        }
+        .validate()
+        .unwrap();
+        live.insert_service(&draft, submission("api"), t)
+            .await
+            .unwrap();
+        assert_as_built(&live, "a registered service").await;
+        assert!(live.delete_service("orders", t).await.unwrap());
+        assert_as_built(&live, "a deletion").await;
+        assert!(live.delete_service("payments", t).await.unwrap());
+        assert_as_built(&live, "a deletion a component notices").await;
+        assert!(!live.reload().await.unwrap());
+    }
 }
