@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use seam_analysis::layout::{aggregate, layout, GroupBy, View};
+use seam_analysis::layout::{aggregate, layout, Graph, GroupBy, Layout, View};
 use seam_analysis::{Edge, Mode, Model, Node};
 
 /// A small deterministic generator (xorshift64*).
@@ -92,6 +92,45 @@ fn model(services: usize) -> Model {
     model
 }
 
+/// Pairs of group boxes that overlap, and nodes overlapping the box of a group they are
+/// not a member of (both 0 when the group boxes are drawn right).
+fn box_faults(graph: &Graph, placed: &Layout) -> (usize, usize) {
+    let apart = |a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)| {
+        a.0 + a.2 <= b.0 + 1e-6
+            || b.0 + b.2 <= a.0 + 1e-6
+            || a.1 + a.3 <= b.1 + 1e-6
+            || b.1 + b.3 <= a.1 + 1e-6
+    };
+    let rects: Vec<_> = placed
+        .groups
+        .iter()
+        .map(|b| (b.x, b.y, b.width, b.height))
+        .collect();
+    let mut overlaps = 0;
+    for (i, &a) in rects.iter().enumerate() {
+        overlaps += rects[i + 1..].iter().filter(|&&b| !apart(a, b)).count();
+    }
+    let mut member = vec![usize::MAX; graph.nodes.len()];
+    for (g, group) in graph.groups.iter().enumerate() {
+        for &m in &group.members {
+            if m < member.len() && member[m] == usize::MAX && !group.collapsed {
+                member[m] = g;
+            }
+        }
+    }
+    let mut intruders = 0;
+    for (v, p) in placed.nodes.iter().enumerate() {
+        let node = (p.x, p.y, p.width, p.height);
+        intruders += placed
+            .groups
+            .iter()
+            .zip(&rects)
+            .filter(|(b, &r)| b.index != member[v] && !apart(node, r))
+            .count();
+    }
+    (overlaps, intruders)
+}
+
 fn main() {
     println!(
         "{:>8} {:>7} {:>22} {:>7} {:>7} {:>7} {:>12} {:>10} {:>10}",
@@ -107,7 +146,17 @@ fn main() {
     );
     for services in [500, 5_000, 20_000] {
         let model = model(services);
+        let open = |prefix: &str, digits: usize| {
+            (0..3).map(|i| format!("{prefix}-{i:0digits$}")).collect()
+        };
         let views = [
+            (
+                "no groups",
+                View {
+                    collapse_above: usize::MAX,
+                    ..View::default()
+                },
+            ),
             (
                 "system, expanded",
                 View {
@@ -120,6 +169,14 @@ fn main() {
                 "system, default",
                 View {
                     group_by: GroupBy::System,
+                    ..View::default()
+                },
+            ),
+            (
+                "system, 3 open",
+                View {
+                    group_by: GroupBy::System,
+                    expanded: open("system", 4),
                     ..View::default()
                 },
             ),
@@ -138,12 +195,21 @@ fn main() {
                     ..View::default()
                 },
             ),
+            (
+                "domain, 3 open",
+                View {
+                    group_by: GroupBy::Domain,
+                    expanded: open("domain", 3),
+                    ..View::default()
+                },
+            ),
         ];
         for (name, view) in views {
             let runs = if services >= 20_000 { 3 } else { 5 };
             let (mut best_aggregate, mut best_layout) = (f64::MAX, f64::MAX);
             let mut shape = (0, 0, 0, 0.0, 0.0, 0);
-            for _ in 0..runs {
+            let mut faults = (0, 0);
+            for run in 0..runs {
                 let start = Instant::now();
                 let graph = aggregate(&model, &view);
                 let aggregated = start.elapsed().as_secs_f64() * 1e3;
@@ -160,9 +226,12 @@ fn main() {
                     placed.height,
                     placed.edges.iter().filter(|r| r.reversed).count(),
                 );
+                if run + 1 == runs {
+                    faults = box_faults(&graph, &placed);
+                }
             }
             println!(
-                "{:>8} {:>7} {:>22} {:>7} {:>7} {:>7} {:>12.1} {:>10.1} {:>10.1}   {:.0}×{:.0} px, {} reversed",
+                "{:>8} {:>7} {:>22} {:>7} {:>7} {:>7} {:>12.1} {:>10.1} {:>10.1}   {:.0}×{:.0} px, {} reversed, {} box overlaps, {} nodes in others' boxes",
                 services,
                 model.edges.len(),
                 name,
@@ -175,6 +244,8 @@ fn main() {
                 shape.3,
                 shape.4,
                 shape.5,
+                faults.0,
+                faults.1,
             );
         }
     }

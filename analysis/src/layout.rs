@@ -12,23 +12,31 @@
 //! least-squares ranking: a few calls back up do not stretch the hierarchy, as the back
 //! edges of a depth-first search or a smallest feedback arc set would); nodes are layered
 //! by longest path (then nodes calling more than called are pulled towards their
-//! callees), long edges get dummy nodes, layers are ordered by barycentre sweeps that
-//! keep a group's members together in each layer (the swept order with the fewest
-//! crossings wins), and vertical positions come from weighted least squares under the
-//! spacing constraints (pool adjacent violators, linear per layer), so edges run as
-//! straight as the order allows. Every step is linear or `n log n` in nodes plus dummies
-//! plus edges, sweeps are capped, and dummies are bounded (edges beyond the bound are
-//! drawn straight).
+//! callees), long edges get dummy nodes, layers are ordered by barycentre sweeps (the
+//! swept order with the fewest crossings wins), and vertical positions come from
+//! weighted least squares under the spacing constraints (pool adjacent violators, linear
+//! per layer), so edges run as straight as the order allows. Every step is linear or
+//! `n log n` in nodes plus dummies plus edges, sweeps and rounds are capped, and dummies
+//! are bounded (edges beyond the bound are drawn straight).
 //!
-//! Groups are kept together within each layer, not across layers: a group whose members
-//! lie in several layers gets the bounding box of them all, which can take in nodes of
-//! other groups of the layers it spans. Draw boxes translucent, under nodes and edges.
+//! Open groups are swimlanes: horizontal bands, one per open group with members and one
+//! per run of nodes outside them (ungrouped nodes, collapsed clusters) between two
+//! groups, ordered to keep linked lanes close (barycentre rounds and exchanges of
+//! neighbours). Each layer is ordered by lane, then by barycentre within the lane; a
+//! lane's band is as tall as its tallest stack in a layer, and each layer's items in a
+//! lane are placed as above but confined to the band. A long edge's dummies run in its
+//! source's lane, then its target's, switching where the two bands grow least. A group's
+//! box is its band, across from its leftmost member to its rightmost: boxes never overlap
+//! and hold no node of another lane. Edges between lanes cross the boxes between them:
+//! draw boxes translucent, under nodes and edges. Without an open group, none of this
+//! applies (groups are then all clusters, or there are none).
 //!
 //! Both are deterministic and never panic: edges naming unknown nodes, self-loops, edges
 //! whose indices are out of range, empty inputs and non-finite figures are all handled.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -53,7 +61,7 @@ pub const LAYER_GAP: f64 = 80.0;
 pub const NODE_GAP: f64 = 16.0;
 /// ... next to an edge passing through the layer ...
 pub const DUMMY_GAP: f64 = 10.0;
-/// ... and added where a layer passes from one group to another (room for the boxes).
+/// Vertical space between two lanes (room for the group boxes' edges).
 pub const GROUP_GAP: f64 = 28.0;
 /// Space between a group's box and its members, on the left, right and bottom ...
 pub const GROUP_PADDING: f64 = 10.0;
@@ -210,7 +218,8 @@ pub struct Layout {
     pub nodes: Vec<Placed>,
     /// One per edge of the graph whose ends are nodes of it, in its order.
     pub edges: Vec<Route>,
-    /// One per group not collapsed with a member, in the graph's order.
+    /// One per group not collapsed with a member, in the graph's order (a node listed by
+    /// several groups belongs to the first; a group left without one has no box).
     pub groups: Vec<GroupBox>,
 }
 
@@ -238,7 +247,8 @@ pub struct Route {
     pub reversed: bool,
 }
 
-/// A group's box, padded around its members (room for the label on top).
+/// A group's box: its lane's band, from its leftmost member to its rightmost, padded
+/// (room for the label on top). Boxes never overlap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupBox {
     /// Index into [`Graph::groups`].
@@ -647,6 +657,12 @@ const SWEEP_WORK: usize = 24_000_000;
 const PLACEMENT_SWEEPS: usize = 3;
 /// Dummy nodes at most: this many per node and edge (edges beyond are drawn straight).
 const DUMMIES_PER_ELEMENT: usize = 12;
+/// Rounds of lane ordering (barycentre, then exchanges of neighbours) at most ...
+const LANE_ROUNDS: usize = 12;
+/// ... and at most this much work (units plus links between them, summed over rounds) ...
+const LANE_WORK: usize = 8_000_000;
+/// ... with this many passes of exchanges at most in each.
+const LANE_PASSES: usize = 4;
 
 /// A node's box size for its label (clusters leave room for ` (N)` after it).
 fn node_size(node: &GNode) -> (f64, f64) {
@@ -693,10 +709,15 @@ pub fn layout(graph: &Graph) -> Layout {
         .zip(&reversed)
         .map(|(&(_, a, b), &r)| if r { (b, a) } else { (a, b) })
         .collect();
-    let layer = assign_layers(n, &dag, &sizes, &group_of);
-    let mut items = Items::new(n, &layer, &group_of, &sizes, &dag);
+    let lanes = swimlanes(n, &group_of, &dag);
+    let lane_of = lanes.as_ref().map(|lanes| lanes.of.as_slice());
+    let lane_group = lanes
+        .as_ref()
+        .map_or(&[][..], |lanes| lanes.group.as_slice());
+    let layer = assign_layers(n, &dag, &sizes, lane_of);
+    let mut items = Items::new(n, &layer, &sizes, &dag, lane_of);
     items.order();
-    let ys = items.place_vertically();
+    let (ys, bands) = items.place_vertically(lane_group);
 
     // Columns: the widest node of each layer, then the gap.
     let layers = items.layers.len();
@@ -802,32 +823,31 @@ pub fn layout(graph: &Graph) -> Layout {
         }
     }
 
-    // Group boxes.
+    // Group boxes (only open groups with members have any, and then there are lanes):
+    // each group's band, across from its leftmost member to its rightmost.
     let mut boxes = Vec::new();
-    for (index, group) in graph
-        .groups
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| !g.collapsed)
-    {
-        let mut bounds: Option<(f64, f64, f64, f64)> = None;
-        for &m in &group.members {
-            let Some(p) = placed.get(m) else { continue };
-            let b = bounds.get_or_insert((p.x, p.y, p.x + p.width, p.y + p.height));
-            *b = (
-                b.0.min(p.x),
-                b.1.min(p.y),
-                b.2.max(p.x + p.width),
-                b.3.max(p.y + p.height),
-            );
+    if let Some(lanes) = &lanes {
+        let mut span = vec![(f64::INFINITY, f64::NEG_INFINITY); lanes.group.len()];
+        for (p, &lane) in placed.iter().zip(&lanes.of) {
+            let span = &mut span[lane as usize];
+            *span = (span.0.min(p.x), span.1.max(p.x + p.width));
         }
-        if let Some((x0, y0, x1, y1)) = bounds {
+        let mut lane_of_group = vec![usize::MAX; graph.groups.len()];
+        for (lane, &g) in lanes.group.iter().enumerate() {
+            if g != NONE {
+                lane_of_group[g as usize] = lane;
+            }
+        }
+        for (index, &lane) in lane_of_group.iter().enumerate() {
+            let (Some(&(x0, x1)), Some(&(top, bottom))) = (span.get(lane), bands.get(lane)) else {
+                continue;
+            };
             boxes.push(GroupBox {
                 index,
                 x: x0 - GROUP_PADDING,
-                y: y0 - GROUP_LABEL,
+                y: top - GROUP_LABEL,
                 width: x1 - x0 + 2.0 * GROUP_PADDING,
-                height: y1 - y0 + GROUP_LABEL + GROUP_PADDING,
+                height: bottom - top + GROUP_LABEL + GROUP_PADDING,
             });
         }
     }
@@ -872,6 +892,186 @@ pub fn layout(graph: &Graph) -> Layout {
         edges: routes,
         groups: boxes,
     }
+}
+
+/// Horizontal bands, top to bottom: one per open group with members, and one per run of
+/// nodes outside open groups (ungrouped nodes, collapsed clusters) between them.
+struct Lanes {
+    /// The lane of each node.
+    of: Vec<u32>,
+    /// Per lane: the open group it holds, or [`NONE`] for nodes outside any.
+    group: Vec<u32>,
+}
+
+/// The lanes, `None` without an open group with members.
+///
+/// The units ordered are the open groups and each node outside them; the order keeps
+/// linked units close: a few rounds of sorting by the barycentre of the linked units'
+/// ranks, each followed by exchanges of neighbours that shorten the links, keeping the
+/// order whose links are shortest in sum. Nodes outside open groups are units of their
+/// own rather than one shared lane so that each lands between the groups it talks to
+/// (a user above the group it calls, a datastore next to its callers) instead of every
+/// one of their edges crossing the whole drawing to a lane at its edge; the outside
+/// nodes that end up between the same two groups share one lane, so there are at most
+/// one more of those than groups.
+fn swimlanes(n: usize, group_of: &[u32], dag: &[(u32, u32)]) -> Option<Lanes> {
+    let groups = group_of
+        .iter()
+        .filter(|&&g| g != NONE)
+        .max()
+        .map(|&g| g as usize + 1)?;
+    let mut unit_of_group = vec![NONE; groups];
+    for &g in group_of {
+        if g != NONE {
+            unit_of_group[g as usize] = 0;
+        }
+    }
+    // Units: the groups in the graph's order, then the nodes outside them.
+    let mut unit_group: Vec<u32> = Vec::new();
+    for (g, unit) in unit_of_group.iter_mut().enumerate() {
+        if *unit != NONE {
+            *unit = unit_group.len() as u32;
+            unit_group.push(g as u32);
+        }
+    }
+    let mut unit_of = Vec::with_capacity(n);
+    for &g in group_of {
+        if g != NONE {
+            unit_of.push(unit_of_group[g as usize]);
+        } else {
+            unit_of.push(unit_group.len() as u32);
+            unit_group.push(NONE);
+        }
+    }
+    let units = unit_group.len();
+    // Links between units, both ways, weighted by the edges they stand for.
+    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(2 * dag.len());
+    for &(a, b) in dag {
+        let (a, b) = (unit_of[a as usize], unit_of[b as usize]);
+        if a != b {
+            pairs.push((a, b));
+            pairs.push((b, a));
+        }
+    }
+    pairs.sort_unstable();
+    let mut links: Vec<(u32, u32, f64)> = Vec::new();
+    for (a, b) in pairs {
+        match links.last_mut() {
+            Some(last) if (last.0, last.1) == (a, b) => last.2 += 1.0,
+            _ => links.push((a, b, 1.0)),
+        }
+    }
+    let adjacency = Csr::new(units, links.iter().map(|&(a, b, w)| (a as usize, (b, w))));
+    // Twice the summed length of the links (each is listed both ways); integers, exact.
+    let cost = |rank: &[u32]| -> f64 {
+        links
+            .iter()
+            .map(|&(a, b, w)| w * (rank[a as usize] as f64 - rank[b as usize] as f64).abs())
+            .sum()
+    };
+    // Each round: by barycentre, then exchanges of neighbours (a few passes, while any
+    // helps). The first round only exchanges, from the groups' order.
+    let mut order: Vec<u32> = (0..units as u32).collect();
+    let mut rank: Vec<u32> = order.clone();
+    let rounds =
+        (LANE_WORK / (LANE_PASSES + 2) / (units + links.len()).max(1)).clamp(1, LANE_ROUNDS);
+    let mut keys: Vec<(f64, u32, u32)> = Vec::with_capacity(units);
+    let (mut best, mut best_cost) = (rank.clone(), cost(&rank));
+    let mut stale = 0;
+    for round in 0..rounds {
+        if round > 0 {
+            keys.clear();
+            for u in 0..units {
+                let (mut sum, mut weight) = (0.0, 0.0);
+                for &(w, count) in adjacency.of(u) {
+                    sum += count * rank[w as usize] as f64;
+                    weight += count;
+                }
+                let key = if weight > 0.0 {
+                    sum / weight
+                } else {
+                    rank[u] as f64
+                };
+                keys.push((key, rank[u], u as u32));
+            }
+            keys.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            order.clear();
+            order.extend(keys.iter().map(|k| k.2));
+        }
+        for _ in 0..LANE_PASSES {
+            if !exchange_neighbours(&mut order, &mut rank, &adjacency) {
+                break;
+            }
+        }
+        let now = cost(&rank);
+        if now < best_cost {
+            best_cost = now;
+            best.clone_from(&rank);
+            stale = 0;
+        } else {
+            stale += 1;
+            if stale >= 2 {
+                break;
+            }
+        }
+        if best_cost == 0.0 {
+            break;
+        }
+    }
+    // Lanes, top to bottom.
+    let mut by_rank = vec![0u32; units];
+    for (u, &r) in best.iter().enumerate() {
+        by_rank[r as usize] = u as u32;
+    }
+    let mut lane_of_unit = vec![0u32; units];
+    let mut group: Vec<u32> = Vec::new();
+    for u in by_rank {
+        let g = unit_group[u as usize];
+        if g != NONE || group.last() != Some(&NONE) {
+            group.push(g);
+        }
+        lane_of_unit[u as usize] = group.len() as u32 - 1;
+    }
+    let of = unit_of.iter().map(|&u| lane_of_unit[u as usize]).collect();
+    Some(Lanes { of, group })
+}
+
+/// One pass over `order` (units by rank) exchanging neighbours where that shortens the
+/// links; `rank` follows. Whether any were.
+fn exchange_neighbours(order: &mut [u32], rank: &mut [u32], adjacency: &Csr<(u32, f64)>) -> bool {
+    let mut exchanged = false;
+    for (r, &u) in order.iter().enumerate() {
+        rank[u as usize] = r as u32;
+    }
+    for r in 0..order.len().saturating_sub(1) {
+        let (u, w) = (order[r] as usize, order[r + 1] as usize);
+        // Moving u down one: links to units below shorten, to units above lengthen; the
+        // link between u and w keeps its length. The same for w moving up.
+        let mut gain = 0.0;
+        for &(x, count) in adjacency.of(u) {
+            let x = rank[x as usize] as usize;
+            if x > r + 1 {
+                gain += count;
+            } else if x < r {
+                gain -= count;
+            }
+        }
+        for &(x, count) in adjacency.of(w) {
+            let x = rank[x as usize] as usize;
+            if x < r {
+                gain += count;
+            } else if x > r + 1 {
+                gain -= count;
+            }
+        }
+        if gain > 0.0 {
+            order.swap(r, r + 1);
+            rank[u] = r as u32 + 1;
+            rank[w] = r as u32;
+            exchanged = true;
+        }
+    }
+    exchanged
 }
 
 /// Which edges to reverse for the graph to have no cycle. Only edges inside a strongly
@@ -1038,8 +1238,14 @@ fn trophic_levels(n: usize, edges: &[(u32, u32)]) -> Vec<f64> {
 
 /// Layers: longest path from the sources, then nodes with more edges out than in moved
 /// as far right as their targets allow (shorter edges, fewer dummies). Nodes without
-/// edges fill the layers, grouped, in columns of even height.
-fn assign_layers(n: usize, dag: &[(u32, u32)], sizes: &[(f64, f64)], group_of: &[u32]) -> Vec<u32> {
+/// edges fill the layers in columns of even height; with lanes, each goes to
+/// the column where its lane's stack is lowest (a lane is as tall as its tallest column).
+fn assign_layers(
+    n: usize,
+    dag: &[(u32, u32)],
+    sizes: &[(f64, f64)],
+    lane: Option<&[u32]>,
+) -> Vec<u32> {
     let mut indegree = vec![0u32; n];
     let mut outdegree = vec![0u32; n];
     for &(a, b) in dag {
@@ -1082,13 +1288,9 @@ fn assign_layers(n: usize, dag: &[(u32, u32)], sizes: &[(f64, f64)], group_of: &
     }
 
     // Nodes without edges.
-    let isolated: Vec<usize> = {
-        let mut isolated: Vec<usize> = (0..n)
-            .filter(|&v| indegree[v] == 0 && outdegree[v] == 0)
-            .collect();
-        isolated.sort_by_key(|&v| (group_of[v], v));
-        isolated
-    };
+    let isolated: Vec<usize> = (0..n)
+        .filter(|&v| indegree[v] == 0 && outdegree[v] == 0)
+        .collect();
     if isolated.is_empty() {
         return layer;
     }
@@ -1104,6 +1306,12 @@ fn assign_layers(n: usize, dag: &[(u32, u32)], sizes: &[(f64, f64)], group_of: &
     };
     // Roughly square: a column is about five rows' height wide.
     let columns = layers.max(((isolated.len() as f64 / 5.0).sqrt().ceil() as usize).max(1));
+    if let Some(lane) = lane {
+        fill_lanes(&mut layer, &isolated, columns, sizes, lane, |v| {
+            indegree[v] > 0 || outdegree[v] > 0
+        });
+        return layer;
+    }
     let mut height = vec![0.0f64; columns];
     for v in 0..n {
         if indegree[v] > 0 || outdegree[v] > 0 {
@@ -1124,12 +1332,169 @@ fn assign_layers(n: usize, dag: &[(u32, u32)], sizes: &[(f64, f64)], group_of: &
     layer
 }
 
+/// Puts each of the `isolated` nodes in the first of `columns` where its lane's stack
+/// (of the `connected` nodes, as layered, and the isolated ones put so far) is lowest.
+fn fill_lanes(
+    layer: &mut [u32],
+    isolated: &[usize],
+    columns: usize,
+    sizes: &[(f64, f64)],
+    lane: &[u32],
+    connected: impl Fn(usize) -> bool,
+) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    // (lane, column, height) of the connected nodes, summed per lane and column.
+    let mut stacks: Vec<(u32, u32, f64)> = (0..layer.len())
+        .filter(|&v| connected(v))
+        .map(|v| (lane[v], layer[v], sizes[v].1 + NODE_GAP))
+        .collect();
+    stacks.sort_unstable_by_key(|&(k, c, _)| (k, c));
+    stacks.dedup_by(|later, first| {
+        let same = (later.0, later.1) == (first.0, first.1);
+        if same {
+            first.2 += later.2;
+        }
+        same
+    });
+    let mut by_lane: Vec<(u32, usize)> = isolated.iter().map(|&v| (lane[v], v)).collect();
+    by_lane.sort_unstable();
+    let mut heap: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+    let (mut i, mut s) = (0, 0);
+    while i < by_lane.len() {
+        let k = by_lane[i].0;
+        while s < stacks.len() && stacks[s].0 < k {
+            s += 1;
+        }
+        let start = s;
+        while s < stacks.len() && stacks[s].0 == k {
+            s += 1;
+        }
+        let occupied = &stacks[start..s];
+        heap.clear();
+        heap.extend(
+            occupied
+                .iter()
+                .map(|&(_, c, h)| Reverse((ordered_bits(h), c))),
+        );
+        // Empty columns first (lowest of all), in order, then the lowest stack.
+        let (mut empty, mut next) = (0usize, 0usize);
+        while i < by_lane.len() && by_lane[i].0 == k {
+            let v = by_lane[i].1;
+            i += 1;
+            let height = sizes[v].1 + NODE_GAP;
+            loop {
+                while next < occupied.len() && (occupied[next].1 as usize) < empty {
+                    next += 1;
+                }
+                if next < occupied.len() && occupied[next].1 as usize == empty {
+                    empty += 1;
+                } else {
+                    break;
+                }
+            }
+            let column = if empty < columns {
+                empty += 1;
+                heap.push(Reverse((ordered_bits(height), empty as u32 - 1)));
+                empty - 1
+            } else if let Some(Reverse((stack, c))) = heap.pop() {
+                let stack = f64::from_bits(unordered_bits(stack));
+                heap.push(Reverse((ordered_bits(stack + height), c)));
+                c as usize
+            } else {
+                0
+            };
+            layer[v] = column as u32;
+        }
+    }
+}
+
+/// Cells of the table of lanes' loads per layer at most (beyond, the dummies of an edge
+/// between lanes all go in its source's lane).
+const LANE_LOAD_CELLS: usize = 1 << 20;
+
+/// For each acyclic edge between two lanes, the last layer whose dummy goes in its
+/// source's lane; the rest go in its target's. A lane's band is as tall as its tallest
+/// stack in a layer, so each edge, in turn, switches where the two lanes' tallest stacks
+/// (nodes, the dummies of edges inside a lane, those of the edges before) grow least,
+/// the latest such layer when several do.
+fn lane_switches(
+    layer: &[u32],
+    lane: &[u32],
+    height: &[f64],
+    dag: &[(u32, u32)],
+    with_dummies: &[bool],
+) -> Vec<u32> {
+    let mut switches: Vec<u32> = dag
+        .iter()
+        .map(|&(_, b)| layer[b as usize].saturating_sub(1))
+        .collect();
+    let layers = layer.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    let lanes = lane.iter().map(|&k| k as usize + 1).max().unwrap_or(0);
+    if lanes.saturating_mul(layers) > LANE_LOAD_CELLS {
+        return switches;
+    }
+    let cell = |k: u32, l: u32| k as usize * layers + l as usize;
+    let mut load = vec![0.0f64; lanes * layers];
+    for (v, &k) in lane.iter().enumerate() {
+        load[cell(k, layer[v])] += height[v] + NODE_GAP;
+    }
+    let crossing = |e: usize| {
+        let (a, b) = (dag[e].0 as usize, dag[e].1 as usize);
+        with_dummies[e] && lane[a] != lane[b] && layer[b] > layer[a] + 1
+    };
+    for (e, &(a, b)) in dag.iter().enumerate() {
+        if with_dummies[e] && lane[a as usize] == lane[b as usize] {
+            for l in layer[a as usize] + 1..layer[b as usize] {
+                load[cell(lane[a as usize], l)] += DUMMY_GAP;
+            }
+        }
+    }
+    let mut tallest = vec![0.0f64; lanes];
+    for (i, &value) in load.iter().enumerate() {
+        tallest[i / layers.max(1)] = tallest[i / layers.max(1)].max(value);
+    }
+    let mut after: Vec<f64> = Vec::new();
+    for e in (0..dag.len()).filter(|&e| crossing(e)) {
+        let (a, b) = (dag[e].0 as usize, dag[e].1 as usize);
+        let (from, to) = (layer[a], layer[b]);
+        let (source, target) = (lane[a], lane[b]);
+        // after[i]: the target's tallest stack with the dummies of layers from + 1 + i on.
+        after.clear();
+        after.resize((to - from) as usize, tallest[target as usize]);
+        for l in (from + 1..to).rev() {
+            let i = (l - from - 1) as usize;
+            after[i] = after[i + 1].max(load[cell(target, l)] + DUMMY_GAP);
+        }
+        let mut before = tallest[source as usize];
+        let mut best = (after[0] - tallest[target as usize], from);
+        for switch in from + 1..to {
+            before = before.max(load[cell(source, switch)] + DUMMY_GAP);
+            let growth = before - tallest[source as usize] + after[(switch - from) as usize]
+                - tallest[target as usize];
+            if growth <= best.0 {
+                best = (growth, switch);
+            }
+        }
+        let switch = best.1;
+        switches[e] = switch;
+        for l in from + 1..to {
+            let k = if l <= switch { source } else { target };
+            load[cell(k, l)] += DUMMY_GAP;
+            tallest[k as usize] = tallest[k as usize].max(load[cell(k, l)]);
+        }
+    }
+    switches
+}
+
 /// The nodes and dummies being ordered and placed: items `0..n` are the graph's nodes,
 /// the rest dummies; segments join items of neighbouring layers.
 struct Items {
     n: usize,
     layer: Vec<u32>,
-    group: Vec<u32>,
+    /// With lanes, the lane of each item (a dummy's is its edge's source's up to half way,
+    /// then its target's); else empty.
+    lane: Vec<u32>,
     height: Vec<f64>,
     /// The first dummy of each acyclic edge and how many it has.
     chains: Vec<(u32, u32)>,
@@ -1144,12 +1509,12 @@ impl Items {
     fn new(
         n: usize,
         layer: &[u32],
-        group_of: &[u32],
         sizes: &[(f64, f64)],
         dag: &[(u32, u32)],
+        lane_of: Option<&[u32]>,
     ) -> Items {
         let mut layer = layer.to_vec();
-        let mut group = group_of.to_vec();
+        let mut lane = lane_of.map_or_else(Vec::new, <[u32]>::to_vec);
         let mut height: Vec<f64> = sizes.iter().map(|s| s.1).collect();
         // Dummies, bounded: the shortest edges get theirs first.
         let span = |&(a, b): &(u32, u32)| (layer[b as usize] - layer[a as usize]) as usize;
@@ -1169,6 +1534,10 @@ impl Items {
                 }
             }
         }
+        let switches = match lane_of {
+            Some(lane_of) => lane_switches(&layer, lane_of, &height, dag, &with_dummies),
+            None => Vec::new(),
+        };
         let mut chains = Vec::with_capacity(dag.len());
         let mut segments: Vec<(u32, u32, f32)> = Vec::with_capacity(dag.len());
         let weight = |a: u32, b: u32| match (a as usize >= n, b as usize >= n) {
@@ -1182,16 +1551,15 @@ impl Items {
                 chains.push((first, 0));
                 continue;
             }
-            let inner = if group[a as usize] == group[b as usize] {
-                group[a as usize]
-            } else {
-                NONE
-            };
             let mut previous = a;
-            for l in layer[a as usize] + 1..layer[b as usize] {
+            let (from, to) = (layer[a as usize], layer[b as usize]);
+            for l in from + 1..to {
                 let d = layer.len() as u32;
                 layer.push(l);
-                group.push(inner);
+                if let Some(&switch) = switches.get(e) {
+                    let end = if l <= switch { a } else { b };
+                    lane.push(lane[end as usize]);
+                }
                 height.push(0.0);
                 segments.push((previous, d, weight(previous, d)));
                 previous = d;
@@ -1210,11 +1578,11 @@ impl Items {
         );
         let layers = layer.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
 
-        // First order: breadth first from the items nothing enters, by group then index.
-        let mut roots: Vec<u32> = (0..count as u32)
+        // First order: breadth first from the items nothing enters, by index; with lanes,
+        // then by lane.
+        let roots: Vec<u32> = (0..count as u32)
             .filter(|&v| up.of(v as usize).is_empty())
             .collect();
-        roots.sort_by_key(|&v| (group[v as usize], v));
         let mut seen = vec![false; count];
         let mut queue = Vec::with_capacity(count);
         for root in roots {
@@ -1235,14 +1603,20 @@ impl Items {
         let mut by_layer: Vec<Vec<u32>> = vec![Vec::new(); layers];
         let mut position = vec![0u32; count];
         for v in queue {
-            let l = &mut by_layer[layer[v as usize] as usize];
-            position[v as usize] = l.len() as u32;
-            l.push(v);
+            by_layer[layer[v as usize] as usize].push(v);
+        }
+        for l in &mut by_layer {
+            if !lane.is_empty() {
+                l.sort_by_key(|&v| lane[v as usize]);
+            }
+            for (p, &v) in l.iter().enumerate() {
+                position[v as usize] = p as u32;
+            }
         }
         Items {
             n,
             layer,
-            group,
+            lane,
             height,
             chains,
             up,
@@ -1267,30 +1641,19 @@ impl Items {
         if self.layers.len() < 2 {
             return;
         }
-        let groups = self
-            .group
-            .iter()
-            .filter(|&&g| g != NONE)
-            .max()
-            .map_or(0, |&g| g as usize + 1);
-        let mut scratch = Scratch {
-            sum: vec![0.0; groups],
-            count: vec![0; groups],
-            own: Vec::new(),
-            keys: Vec::new(),
-        };
+        let mut keys = Vec::new();
         let work = self.layer.len() + self.up.targets.len();
         let sweeps = (SWEEP_WORK / work.max(1)).clamp(1, MAX_SWEEPS);
-        // The best of the swept orders (the first order may split groups).
+        // The best of the swept orders.
         let mut best = u64::MAX;
         let mut best_layers = Vec::new();
         let mut stale = 0;
         for _ in 0..sweeps {
             for l in 1..self.layers.len() {
-                self.sort_layer(l, true, &mut scratch);
+                self.sort_layer(l, true, &mut keys);
             }
             for l in (0..self.layers.len() - 1).rev() {
-                self.sort_layer(l, false, &mut scratch);
+                self.sort_layer(l, false, &mut keys);
             }
             let crossings = self.crossings();
             if crossings < best {
@@ -1315,9 +1678,8 @@ impl Items {
     }
 
     /// Sorts layer `l` by the barycentre of its neighbours in the layer before (`down`)
-    /// or after; a group's members stay together, at their mean barycentre; ties keep
-    /// their order.
-    fn sort_layer(&mut self, l: usize, down: bool, scratch: &mut Scratch) {
+    /// or after (with lanes, by lane first); ties by item.
+    fn sort_layer(&mut self, l: usize, down: bool, keys: &mut Vec<u128>) {
         let (adjacent, neighbours) = if down {
             (l - 1, &self.up)
         } else {
@@ -1325,7 +1687,8 @@ impl Items {
         };
         let adjacent_len = self.layers[adjacent].len().max(1) as f64;
         let own_len = self.layers[l].len().max(1) as f64;
-        scratch.own.clear();
+        // (lane, key, item) packed in order.
+        keys.clear();
         for &v in &self.layers[l] {
             let v = v as usize;
             let mut sum = 0.0;
@@ -1339,41 +1702,13 @@ impl Items {
             } else {
                 (self.position[v] as f64 + 0.5) / own_len
             };
-            let g = self.group[v];
-            if g != NONE {
-                scratch.sum[g as usize] += key;
-                scratch.count[g as usize] += 1;
-            }
-            scratch.own.push(key);
+            let lane = self.lane.get(v).copied().unwrap_or(0);
+            keys.push(((lane as u128) << 96) | ((ordered_bits(key) as u128) << 32) | v as u128);
         }
-        // (block key, block, own key) packed in order; then position, item.
-        scratch.keys.clear();
-        for (p, (&v, &key)) in self.layers[l].iter().zip(&scratch.own).enumerate() {
-            let g = self.group[v as usize];
-            let (block_key, block) = if g != NONE {
-                (
-                    scratch.sum[g as usize] / scratch.count[g as usize] as f64,
-                    g,
-                )
-            } else {
-                // Single items after every group of the same key.
-                (key, (1 << 31) | v)
-            };
-            let packed = ((ordered_bits(block_key) as u128) << 64)
-                | ((block as u128) << 32)
-                | ordered_bits32(key as f32) as u128;
-            scratch.keys.push((packed, p as u32, v));
-        }
-        for &v in &self.layers[l] {
-            let g = self.group[v as usize];
-            if g != NONE {
-                scratch.sum[g as usize] = 0.0;
-                scratch.count[g as usize] = 0;
-            }
-        }
-        scratch.keys.sort_unstable();
+        keys.sort_unstable();
         let layer = &mut self.layers[l];
-        for (p, &(_, _, v)) in scratch.keys.iter().enumerate() {
+        for (p, &packed) in keys.iter().enumerate() {
+            let v = packed as u32;
             layer[p] = v;
             self.position[v as usize] = p as u32;
         }
@@ -1421,55 +1756,141 @@ impl Items {
 
     /// Space between the centres of two items next to each other in a layer.
     fn separation(&self, a: usize, b: usize) -> f64 {
-        let mut gap = if self.is_dummy(a) || self.is_dummy(b) {
+        let gap = if self.is_dummy(a) || self.is_dummy(b) {
             DUMMY_GAP
         } else {
             NODE_GAP
         };
-        if self.group[a] != self.group[b] {
-            gap += GROUP_GAP;
-        }
         (self.height[a] + self.height[b]) / 2.0 + gap
+    }
+
+    /// The runs of `layer` in one lane (the whole layer without lanes), as index ranges.
+    fn runs<'a>(&'a self, layer: &'a [u32]) -> impl Iterator<Item = Range<usize>> + 'a {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            if start >= layer.len() {
+                return None;
+            }
+            let mut end = layer.len();
+            if !self.lane.is_empty() {
+                let lane = self.lane[layer[start] as usize];
+                end = start + 1;
+                while end < layer.len() && self.lane[layer[end] as usize] == lane {
+                    end += 1;
+                }
+            }
+            let run = start..end;
+            start = end;
+            Some(run)
+        })
+    }
+
+    /// The range of the shift of a run of a layer (its items' centres minus their offsets)
+    /// that keeps the run inside its lane's band.
+    fn shifts(&self, run: &[u32], offset: &[f64], bands: &[(f64, f64)]) -> (f64, f64) {
+        let (first, last) = (run[0] as usize, run[run.len() - 1] as usize);
+        let (top, bottom) = bands[self.lane[first] as usize];
+        (
+            top + self.height[first] / 2.0,
+            bottom - self.height[last] / 2.0 - offset[last],
+        )
     }
 
     /// Vertical centres: each layer stacked, then moved towards its neighbours in the
     /// layer before, then after (a few times), then both, each time as close as the
     /// spacing allows in the least-squares sense.
-    fn place_vertically(&self) -> Vec<f64> {
-        // Where each item sits in its layer when stacked tight from 0.
+    ///
+    /// With lanes, each lane is a band as tall as its tallest stack in a layer (plus room
+    /// for the box of its group), the bands one under the other in the lanes' order, and
+    /// each layer's run of items in a lane stays inside its band (the least-squares
+    /// position clamped, which is the least-squares position under that bound too).
+    /// Returns the centres and, per lane, its band's top and bottom.
+    fn place_vertically(&self, lane_group: &[u32]) -> (Vec<f64>, Vec<(f64, f64)>) {
+        // Where each item sits in its run when stacked tight from 0.
         let mut offset = vec![0.0f64; self.layer.len()];
         let mut y = vec![0.0f64; self.layer.len()];
+        let lanes = if self.lane.is_empty() {
+            0
+        } else {
+            lane_group.len()
+        };
+        let mut tallest = vec![0.0f64; lanes];
         for layer in &self.layers {
-            let mut at = 0.0;
-            for (i, &v) in layer.iter().enumerate() {
-                if i > 0 {
-                    at += self.separation(layer[i - 1] as usize, v as usize);
+            for run in self.runs(layer) {
+                let run = &layer[run];
+                let mut at = 0.0;
+                for (i, &v) in run.iter().enumerate() {
+                    if i > 0 {
+                        at += self.separation(run[i - 1] as usize, v as usize);
+                    }
+                    offset[v as usize] = at;
                 }
-                offset[v as usize] = at;
+                if lanes == 0 {
+                    for &v in run {
+                        y[v as usize] = offset[v as usize] - at / 2.0;
+                    }
+                } else {
+                    let (first, last) = (run[0] as usize, run[run.len() - 1] as usize);
+                    let lane = self.lane[first] as usize;
+                    let extent = at + (self.height[first] + self.height[last]) / 2.0;
+                    tallest[lane] = tallest[lane].max(extent);
+                }
             }
-            for &v in layer {
-                y[v as usize] = offset[v as usize] - at / 2.0;
+        }
+        // Bands, top to bottom: room for the label above a group's, padding below.
+        let mut bands = Vec::with_capacity(lanes);
+        let mut at = 0.0;
+        for (lane, &g) in lane_group.iter().enumerate().take(lanes) {
+            let (above, below) = if g != NONE {
+                (GROUP_LABEL, GROUP_PADDING)
+            } else {
+                (0.0, 0.0)
+            };
+            let top = at + above;
+            bands.push((top, top + tallest[lane]));
+            at = top + tallest[lane] + below + GROUP_GAP;
+        }
+        if lanes > 0 {
+            for layer in &self.layers {
+                for run in self.runs(layer) {
+                    let run = &layer[run];
+                    let (low, high) = self.shifts(run, &offset, &bands);
+                    for &v in run {
+                        y[v as usize] = (low + high) / 2.0 + offset[v as usize];
+                    }
+                }
             }
         }
         let mut pava = Pava::default();
         let layers = self.layers.len();
+        let place = |l, side, y: &mut [f64], pava: &mut Pava| {
+            self.place_layer(l, side, &offset, &bands, y, pava);
+        };
         for _ in 0..PLACEMENT_SWEEPS {
             for l in 1..layers {
-                self.place_layer(l, Side::Before, &offset, &mut y, &mut pava);
+                place(l, Side::Before, &mut y, &mut pava);
             }
             for l in (0..layers.saturating_sub(1)).rev() {
-                self.place_layer(l, Side::After, &offset, &mut y, &mut pava);
+                place(l, Side::After, &mut y, &mut pava);
             }
         }
         for l in 0..layers {
-            self.place_layer(l, Side::Both, &offset, &mut y, &mut pava);
+            place(l, Side::Both, &mut y, &mut pava);
         }
-        y
+        (y, bands)
     }
 
     /// Moves layer `l` as close to its neighbours on `side` (the other side for items
-    /// without any there) as the spacing allows.
-    fn place_layer(&self, l: usize, side: Side, offset: &[f64], y: &mut [f64], pava: &mut Pava) {
+    /// without any there) as the spacing (and, with lanes, the bands) allows.
+    fn place_layer(
+        &self,
+        l: usize,
+        side: Side,
+        offset: &[f64],
+        bands: &[(f64, f64)],
+        y: &mut [f64],
+        pava: &mut Pava,
+    ) {
         let layer = &self.layers[l];
         if layer.is_empty() {
             return;
@@ -1514,9 +1935,21 @@ impl Items {
             pava.targets.push(desired - offset[v]);
             pava.weights.push(weight);
         }
-        pava.solve();
-        for (i, &v) in layer.iter().enumerate() {
-            y[v as usize] = pava.solution[i] + offset[v as usize];
+        if bands.is_empty() {
+            pava.solve();
+            for (i, &v) in layer.iter().enumerate() {
+                y[v as usize] = pava.solution[i] + offset[v as usize];
+            }
+            return;
+        }
+        pava.solution.clear();
+        for run in self.runs(layer) {
+            pava.solve_range(run.clone());
+            let (low, high) = self.shifts(&layer[run.clone()], offset, bands);
+            for i in run {
+                let v = layer[i] as usize;
+                y[v] = pava.solution[i].min(high).max(low) + offset[v];
+            }
         }
     }
 }
@@ -1531,13 +1964,12 @@ fn ordered_bits(value: f64) -> u64 {
     }
 }
 
-/// The same, on 32 bits.
-fn ordered_bits32(value: f32) -> u32 {
-    let bits = value.to_bits();
-    if bits >> 31 == 1 {
-        !bits
+/// The inverse of [`ordered_bits`].
+fn unordered_bits(bits: u64) -> u64 {
+    if bits >> 63 == 1 {
+        bits & !(1 << 63)
     } else {
-        bits | (1 << 31)
+        !bits
     }
 }
 
@@ -1546,15 +1978,6 @@ enum Side {
     Before,
     After,
     Both,
-}
-
-/// Per-layer buffers of the ordering sweeps.
-struct Scratch {
-    sum: Vec<f64>,
-    count: Vec<u32>,
-    own: Vec<f64>,
-    /// (packed keys, position, item)
-    keys: Vec<(u128, u32, u32)>,
 }
 
 /// Weighted isotonic regression (pool adjacent violators): the non-decreasing sequence
@@ -1570,8 +1993,14 @@ struct Pava {
 
 impl Pava {
     fn solve(&mut self) {
+        self.solution.clear();
+        self.solve_range(0..self.targets.len());
+    }
+
+    /// The same for `targets[range]` alone, appended to `solution`.
+    fn solve_range(&mut self, range: Range<usize>) {
         self.blocks.clear();
-        for (&t, &w) in self.targets.iter().zip(&self.weights) {
+        for (&t, &w) in self.targets[range.clone()].iter().zip(&self.weights[range]) {
             let mut block = (w, w * t, 1usize);
             while let Some(&last) = self.blocks.last() {
                 if last.1 / last.0 >= block.1 / block.0 {
@@ -1583,7 +2012,6 @@ impl Pava {
             }
             self.blocks.push(block);
         }
-        self.solution.clear();
         for &(w, sum, items) in &self.blocks {
             let mean = sum / w;
             self.solution.extend(std::iter::repeat_n(mean, items));
@@ -2271,6 +2699,129 @@ mod tests {
         );
     }
 
+    /// Three domains calling each other, a user calling into one of them, a datastore
+    /// outside any domain.
+    fn shop() -> Model {
+        let calls = [
+            ("user", "web-shop"),
+            ("web-shop", "cart"),
+            ("web-shop", "catalog"),
+            ("cart", "checkout"),
+            ("checkout", "payments"),
+            ("checkout", "stock"),
+            ("payments", "ledger"),
+            ("ledger", "invoices"),
+            ("stock", "picking"),
+            ("picking", "shipping"),
+            ("shipping", "invoices"),
+            ("catalog", "stock"),
+            ("web-shop", "checkout"),
+            ("cart", "sessions-db"),
+            ("checkout", "sessions-db"),
+        ];
+        let domain = |name: &str| match name {
+            "web-shop" | "cart" | "catalog" | "checkout" => "commerce",
+            "payments" | "ledger" | "invoices" => "finance",
+            "stock" | "picking" | "shipping" => "warehouse",
+            _ => "",
+        };
+        let mut names: Vec<&str> = calls.iter().flat_map(|&(a, b)| [a, b]).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut nodes: Vec<Node> = names
+            .iter()
+            .map(|&name| node(name, "", domain(name), "", ""))
+            .collect();
+        nodes.iter_mut().find(|n| n.name == "user").unwrap().kind = NodeKind::User;
+        model(
+            nodes,
+            calls
+                .iter()
+                .map(|&(a, b)| Edge::observed(a, b, Mode::Sync, 1.0))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn groups_are_lanes_whose_boxes_hold_their_members_only() {
+        let view = View {
+            group_by: GroupBy::Domain,
+            ..View::default()
+        };
+        let graph = aggregate(&shop(), &view);
+        assert_eq!(graph.groups.len(), 3);
+        let placed = layout(&graph);
+        assert_eq!(placed.groups.len(), 3);
+        assert_group_boxes(&graph, &placed);
+        assert_no_overlap(&placed);
+        // Lanes: the boxes are bands one under the other.
+        for (i, a) in placed.groups.iter().enumerate() {
+            for b in &placed.groups[i + 1..] {
+                assert!(a.y + a.height < b.y || b.y + b.height < a.y, "{a:?} {b:?}");
+            }
+        }
+        // The user and the datastore sit outside every box.
+        for name in ["user", "sessions-db"] {
+            let p = &placed.nodes[index(&graph, name)];
+            for b in &placed.groups {
+                assert!(!overlaps(p, b), "{name} in {b:?}");
+            }
+        }
+        // The user sits next to the lane it calls into: no box between them.
+        let (user, web) = (
+            &placed.nodes[index(&graph, "user")],
+            &placed.nodes[index(&graph, "web-shop")],
+        );
+        let (low, high) = (user.y.min(web.y), user.y.max(web.y));
+        let commerce = graph.groups.iter().position(|g| g.key == "commerce");
+        for b in placed.groups.iter().filter(|b| Some(b.index) != commerce) {
+            assert!(b.y + b.height < low || high < b.y, "{b:?} between");
+        }
+        // Collapsing a group turns it into a node outside the lanes.
+        let graph = aggregate(
+            &shop(),
+            &View {
+                collapse_above: 0,
+                expanded: vec!["finance".into()],
+                ..view
+            },
+        );
+        let placed = layout(&graph);
+        assert_eq!(placed.groups.len(), 1);
+        assert_group_boxes(&graph, &placed);
+        assert_no_overlap(&placed);
+        // Every group collapsed: as without groups.
+        let mut collapsed = graph.clone();
+        for group in &mut collapsed.groups {
+            group.collapsed = true;
+        }
+        let mut ungrouped = collapsed.clone();
+        ungrouped.groups.clear();
+        assert_eq!(layout(&collapsed), layout(&ungrouped));
+    }
+
+    #[test]
+    fn isolated_members_spread_along_their_lane() {
+        // Two groups of 20 nodes without edges, and a chain of 4 outside them.
+        let mut graph = layout_input(44, &[(40, 41), (41, 42), (42, 43)]);
+        for g in 0..2 {
+            graph.groups.push(Group {
+                key: format!("g{g}"),
+                label: format!("g{g}"),
+                members: (g * 20..g * 20 + 20).collect(),
+                collapsed: false,
+            });
+        }
+        let placed = layout(&graph);
+        assert_group_boxes(&graph, &placed);
+        assert_no_overlap(&placed);
+        for b in &placed.groups {
+            // 20 members over at least 4 columns: 5 rows at most.
+            let rows = 5.0 * (CLUSTER_HEIGHT + NODE_GAP);
+            assert!(b.height <= rows + GROUP_LABEL + GROUP_PADDING, "{b:?}");
+        }
+    }
+
     #[test]
     fn isolated_nodes_fill_columns() {
         let graph = layout_input(40, &[]);
@@ -2379,6 +2930,53 @@ mod tests {
         }
     }
 
+    fn overlaps(p: &Placed, b: &GroupBox) -> bool {
+        p.x < b.x + b.width - 1e-6
+            && b.x < p.x + p.width - 1e-6
+            && p.y < b.y + b.height - 1e-6
+            && b.y < p.y + p.height - 1e-6
+    }
+
+    /// Boxes do not overlap; each holds the members of its group (below the label) and
+    /// no other node.
+    fn assert_group_boxes(graph: &Graph, placed: &Layout) {
+        let open: Vec<usize> = (0..graph.groups.len())
+            .filter(|&g| !graph.groups[g].collapsed && !graph.groups[g].members.is_empty())
+            .collect();
+        let indices: Vec<usize> = placed.groups.iter().map(|b| b.index).collect();
+        assert_eq!(indices, open, "one box per open group, in order");
+        for (i, a) in placed.groups.iter().enumerate() {
+            assert!(a.width > 0.0 && a.height > 0.0);
+            assert!(a.x >= 0.0 && a.y >= 0.0);
+            assert!(a.x + a.width <= placed.width && a.y + a.height <= placed.height);
+            for b in &placed.groups[i + 1..] {
+                let apart = a.x + a.width <= b.x + 1e-6
+                    || b.x + b.width <= a.x + 1e-6
+                    || a.y + a.height <= b.y + 1e-6
+                    || b.y + b.height <= a.y + 1e-6;
+                assert!(apart, "{a:?} overlaps {b:?}");
+            }
+        }
+        for b in &placed.groups {
+            let members = &graph.groups[b.index].members;
+            for (v, p) in placed.nodes.iter().enumerate() {
+                if members.contains(&v) {
+                    assert!(
+                        b.x <= p.x + 1e-6
+                            && p.x + p.width <= b.x + b.width + 1e-6
+                            && b.y + GROUP_LABEL <= p.y + 1e-6
+                            && p.y + p.height <= b.y + b.height + 1e-6,
+                        "member {p:?} outside {b:?}"
+                    );
+                } else {
+                    assert!(!overlaps(p, b), "{p:?} in the box {b:?} of another group");
+                }
+            }
+        }
+    }
+
+    /// Groups: 0 to 4, disjoint, some collapsed (into a cluster node of their own, as
+    /// [`aggregate`] makes them).
     fn arbitrary_graph() -> impl Strategy<Value = Graph> {
         (1usize..30)
             .prop_flat_map(|n| {
@@ -2386,18 +2984,20 @@ mod tests {
                     Just(n),
                     prop::collection::vec((0..n, 0..n), 0..(3 * n)),
                     prop::collection::vec(prop::option::of(0usize..4), n),
+                    prop::collection::vec(prop::bool::weighted(0.25), 4),
                 )
             })
-            .prop_map(|(n, edges, groups)| {
+            .prop_map(|(n, edges, groups, collapsed)| {
                 let mut graph = layout_input(n, &edges);
                 for g in 0..4 {
                     let members: Vec<usize> = (0..n).filter(|&i| groups[i] == Some(g)).collect();
                     if !members.is_empty() {
+                        let collapsed = collapsed[g] && members.len() == 1;
                         graph.groups.push(Group {
                             key: format!("g{g}"),
                             label: format!("g{g}"),
                             members,
-                            collapsed: false,
+                            collapsed,
                         });
                     }
                 }
@@ -2473,6 +3073,36 @@ mod tests {
         fn nodes_do_not_overlap(graph in arbitrary_graph()) {
             let placed = layout(&graph);
             assert_no_overlap(&placed);
+        }
+
+        #[test]
+        fn group_boxes_do_not_overlap_and_hold_their_members_only(graph in arbitrary_graph()) {
+            let placed = layout(&graph);
+            assert_group_boxes(&graph, &placed);
+        }
+
+        #[test]
+        fn edges_pass_layers_between_nodes(graph in arbitrary_graph()) {
+            // Through a layer an edge passes (from one point to the next at the same y,
+            // across the layer's column), it runs clear of the nodes.
+            let placed = layout(&graph);
+            for route in &placed.edges {
+                let edge = &graph.edges[route.index];
+                if edge.from == edge.to {
+                    continue;
+                }
+                let inner = &route.points[1..route.points.len() - 1];
+                prop_assert_eq!(inner.len() % 2, 0);
+                for pair in inner.chunks(2) {
+                    let ((x0, y), (x1, y1)) = (pair[0], pair[1]);
+                    prop_assert_eq!(y, y1);
+                    let (x0, x1) = (x0.min(x1), x0.max(x1));
+                    for p in &placed.nodes {
+                        let across = p.x < x1 && x0 < p.x + p.width;
+                        prop_assert!(!(across && p.y < y && y < p.y + p.height), "{:?} {:?}", pair, p);
+                    }
+                }
+            }
         }
 
         #[test]
@@ -2552,6 +3182,8 @@ mod tests {
             let placed = layout(&graph);
             prop_assert_eq!(placed.nodes.len(), graph.nodes.len());
             prop_assert_eq!(placed.edges.len(), graph.edges.len());
+            assert_no_overlap(&placed);
+            assert_group_boxes(&graph, &placed);
         }
     }
 }
