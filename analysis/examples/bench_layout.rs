@@ -1,6 +1,10 @@
 //! Times the graph page's aggregation and layout on synthetic models.
 //!
-//! `cargo run --release -p seam-analysis --example bench_layout`
+//! `cargo run --release -p seam-analysis --example bench_layout [-- --export DIR]`
+//!
+//! `--export DIR` also writes each drawn graph (nodes with Seam's sizes, edges) as JSON,
+//! with Seam's layout time, for `end2end/bench/elk-layout.js` to lay out the same graphs
+//! with ELK in the comparison of BENCHMARKS.md.
 //!
 //! Services come in systems of 10 and domains of 100; systems in tiers (edge, experience,
 //! domain, platform, infrastructure) and services in tiers inside their system. Each
@@ -132,6 +136,15 @@ fn box_faults(graph: &Graph, placed: &Layout) -> (usize, usize) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let export = args
+        .iter()
+        .position(|a| a == "--export")
+        .and_then(|i| args.get(i + 1))
+        .map(std::path::PathBuf::from);
+    if let Some(dir) = &export {
+        std::fs::create_dir_all(dir).expect("the export directory can be created");
+    }
     println!(
         "{:>8} {:>7} {:>22} {:>7} {:>7} {:>7} {:>12} {:>10} {:>10}",
         "services",
@@ -209,6 +222,7 @@ fn main() {
             let (mut best_aggregate, mut best_layout) = (f64::MAX, f64::MAX);
             let mut shape = (0, 0, 0, 0.0, 0.0, 0);
             let mut faults = (0, 0);
+            let mut last = None;
             for run in 0..runs {
                 let start = Instant::now();
                 let graph = aggregate(&model, &view);
@@ -228,7 +242,32 @@ fn main() {
                 );
                 if run + 1 == runs {
                     faults = box_faults(&graph, &placed);
+                    last = Some((graph, placed));
                 }
+            }
+            if let (Some(dir), Some((graph, placed))) = (&export, &last) {
+                let nodes: Vec<serde_json::Value> = placed
+                    .nodes
+                    .iter()
+                    .map(|p| serde_json::json!({"id": graph.nodes[p.index].id, "width": p.width, "height": p.height}))
+                    .collect();
+                let edges: Vec<serde_json::Value> = graph
+                    .edges
+                    .iter()
+                    .filter(|e| e.from != e.to)
+                    .map(|e| serde_json::json!({"from": graph.nodes[e.from].id, "to": graph.nodes[e.to].id}))
+                    .collect();
+                let file = dir.join(format!(
+                    "{services:05}-{}.json",
+                    name.replace([' ', ','], "-")
+                ));
+                let body = serde_json::json!({
+                    "name": format!("{services} services, {name}"),
+                    "seam_layout_ms": best_layout,
+                    "nodes": nodes,
+                    "edges": edges,
+                });
+                std::fs::write(&file, body.to_string()).expect("the graph can be written");
             }
             println!(
                 "{:>8} {:>7} {:>22} {:>7} {:>7} {:>7} {:>12.1} {:>10.1} {:>10.1}   {:.0}×{:.0} px, {} reversed, {} box overlaps, {} nodes in others' boxes",

@@ -97,6 +97,9 @@ pub struct View {
     /// (after filters and focus). Groups of one node, and the focused node's group, are
     /// never collapsed.
     pub collapse_above: usize,
+    /// Groups shown closed whatever the number of nodes (a group of one node too);
+    /// `expanded` wins when a key is in both.
+    pub collapsed: Vec<String>,
     /// Show only this node and its neighbourhood. A name no node has shows nothing.
     pub focus: Option<String>,
     /// The neighbourhood's radius in edges, followed both ways, through nodes that pass
@@ -122,6 +125,7 @@ impl Default for View {
             group_by: GroupBy::None,
             expanded: Vec::new(),
             collapse_above: DEFAULT_COLLAPSE_ABOVE,
+            collapsed: Vec::new(),
             focus: None,
             hops: 1,
             domain: None,
@@ -462,6 +466,8 @@ pub fn aggregate<'a>(model: &'a Model, view: &View) -> Graph {
     let mut expanded: Vec<&str> = view.expanded.iter().map(String::as_str).collect();
     expanded.sort_unstable();
     let collapsing = shown > view.collapse_above;
+    let mut closed: Vec<&str> = view.collapsed.iter().map(String::as_str).collect();
+    closed.sort_unstable();
     // (key, members in name order, collapsed)
     let mut groups: Vec<(&str, Vec<usize>, bool)> = Vec::new();
     for (key, i) in keyed {
@@ -472,10 +478,11 @@ pub fn aggregate<'a>(model: &'a Model, view: &View) -> Graph {
     }
     let mut group_of: Vec<Option<usize>> = vec![None; total];
     for (g, (key, members, collapsed)) in groups.iter_mut().enumerate() {
-        *collapsed = collapsing
-            && members.len() > 1
-            && expanded.binary_search(key).is_err()
-            && !focus.is_some_and(|f| members.contains(&f));
+        let open = expanded.binary_search(key).is_ok();
+        let asked_closed = closed.binary_search(key).is_ok();
+        *collapsed = !open
+            && !focus.is_some_and(|f| members.contains(&f))
+            && (asked_closed || (collapsing && members.len() > 1));
         for &m in members.iter() {
             group_of[m] = Some(g);
         }
@@ -2250,6 +2257,23 @@ mod tests {
         assert!(placed.nodes[beta].x < placed.nodes[lone].x);
         // No box around a cluster.
         assert!(placed.groups.is_empty());
+    }
+
+    #[test]
+    fn a_group_asked_closed_collapses_below_the_threshold_and_expanded_wins() {
+        let view = View {
+            group_by: GroupBy::System,
+            collapsed: vec!["alpha".into()],
+            ..View::default()
+        };
+        let graph = aggregate(&systems(), &view);
+        assert_eq!(ids(&graph), ["b1", "b2", "lone", "cluster:alpha"]);
+        let both = View {
+            expanded: vec!["alpha".into()],
+            ..view
+        };
+        let graph = aggregate(&systems(), &both);
+        assert_eq!(ids(&graph), ["a1", "a2", "b1", "b2", "lone"]);
     }
 
     #[test]

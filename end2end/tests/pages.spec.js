@@ -38,6 +38,9 @@ const pages = [
   { path: '/teams', heading: 'Teams' },
   { path: '/domains', heading: 'Domains' },
   { path: '/register', heading: 'Register' },
+  { path: '/graph', heading: 'Graph' },
+  { path: '/findings', heading: 'Findings' },
+  { path: '/versions', heading: 'Versions' },
   { path: '/no-such-page', heading: 'Not found' },
 ];
 

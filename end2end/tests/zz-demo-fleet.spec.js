@@ -123,3 +123,32 @@ test('the demo fleet: the smells of its spans on the Calls page and a service pa
   await waitForHydration(page);
   await expect(page.locator('#observed-calls #propagation li[data-service="search"]')).toHaveAttribute('data-broken', 'incoming');
 });
+
+test('the demo fleet: its smells as findings, on the graph and in the version matrix', async ({ page }) => {
+  test.setTimeout(90_000);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  // The analysis runs at most once a minute per window: reload until the spans are in it.
+  await expect(async () => {
+    await page.goto('/findings?window=5m');
+    await expect(page.locator('#cycles li[data-id="cycle:orders>payments>orders"]')).toBeVisible({ timeout: 1_000 });
+    await expect(page.locator('li[data-id="chatty_pair:cart>pricing"]')).toBeVisible({ timeout: 1_000 });
+    await expect(page.locator('li[data-id="shared_datastore:shop-db"]')).toBeVisible({ timeout: 1_000 });
+    await expect(page.locator('li[data-id="observed_not_declared:recommendations>pricing"]')).toBeVisible({ timeout: 1_000 });
+    await expect(page.locator('li[data-id="range_mismatch:demo:identity>sessions"]')).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 75_000, intervals: [2_000, 5_000] });
+  await waitForHydration(page);
+  await expect(page.locator('li[data-id="hub:gateway"]')).toContainText('gateway calls 6 services');
+  await expect(page.locator('li[data-id="several_majors:demo:sessions"]')).toContainText('3.0.0');
+  await page.screenshot({ path: path.join(shots, 'findings.png'), fullPage: true });
+
+  await page.goto('/graph?window=5m&finding=cycle');
+  await waitForHydration(page);
+  await expect(page.locator('#graph path.edge.highlighted[data-from="orders"][data-to="payments"]')).toHaveCount(1);
+  await page.screenshot({ path: path.join(shots, 'graph.png'), fullPage: true });
+
+  await page.goto('/versions?window=5m&q=sessions&ask=deploy&service=sessions&version=3.1.0&environment=demo');
+  await waitForHydration(page);
+  await expect(page.locator('#answer')).toHaveAttribute('data-ok', 'false');
+  await expect(page.locator('#answer')).toContainText('identity');
+  await page.screenshot({ path: path.join(shots, 'versions.png'), fullPage: true });
+});

@@ -113,7 +113,7 @@ fn Findings(view: AnalysisView, only: Option<Kind>) -> impl IntoView {
         .map(|(id, title, kinds)| {
             let n = count(kinds);
             view! {
-                <li><a href=format!("#{id}")><span class="count-number">{n}</span>" "<span class="count-label">{*title}</span></a></li>
+                <li class="count"><a href=format!("#{id}")><span class="count-number">{n}</span>" "<span class="count-label">{*title}</span></a></li>
             }
         })
         .collect_view();
@@ -147,14 +147,14 @@ fn Findings(view: AnalysisView, only: Option<Kind>) -> impl IntoView {
             }));
             let window = window.clone();
             view! {
-                <section class="findings" aria-labelledby=format!("{id}-title") id=*id>
+                <section class="card analysis-section" aria-labelledby=format!("{id}-title") id=*id>
                     <h2 id=format!("{id}-title")>{*title}" "<span class="muted">{format!("({})", rows.len())}</span></h2>
                     {note.map(|n| view! { <p class="muted">{n}</p> })}
                     {if rows.is_empty() {
                         view! { <p class="empty">"Nothing observed."</p> }.into_any()
                     } else {
                         view! {
-                            <ul class="listing">
+                            <ul class="observations">
                                 {rows.into_iter().map(|o| view! { <FindingRow observation=o window=window.clone()/> }).collect_view()}
                             </ul>
                         }.into_any()
@@ -179,9 +179,17 @@ fn FindingRow(observation: Observation, window: String) -> impl IntoView {
             <span class="tag">{kind_label(observation.kind)}</span>" "
             {observation.summary.clone()}
             <span class="muted">" · "</span>
-            {services.into_iter().enumerate().map(|(i, s)| view! {
-                {(i > 0).then_some(", ")}
-                <a href=format!("/services/{}", encode(&s))>{s.clone()}</a>
+            {services.into_iter().enumerate().map(|(i, s)| {
+                // A shared datastore's observation names the datastore first: not a service.
+                let link = !(i == 0 && observation.kind == Kind::SharedDatastore);
+                view! {
+                    {(i > 0).then_some(", ")}
+                    {if link {
+                        view! { <a href=format!("/services/{}", encode(&s))>{s.clone()}</a> }.into_any()
+                    } else {
+                        view! { <span>{s.clone()}</span> }.into_any()
+                    }}
+                }
             }).collect_view()}
             <span class="muted">" · "</span>
             <a href=graph>"Show on the graph"</a>

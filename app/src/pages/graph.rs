@@ -14,6 +14,7 @@ struct Params {
     window: String,
     group: String,
     expand: Vec<String>,
+    close: Vec<String>,
     focus: String,
     hops: usize,
     domain: String,
@@ -33,6 +34,7 @@ impl Params {
         };
         add("group", &self.group);
         add("expand", &self.expand.join(","));
+        add("close", &self.close.join(","));
         add("focus", &self.focus);
         if !self.focus.is_empty() && self.hops != 1 {
             add("hops", &self.hops.to_string());
@@ -55,6 +57,7 @@ impl Params {
                 _ => GroupBy::Domain,
             },
             expanded: self.expand.clone(),
+            collapsed: self.close.clone(),
             focus: text(&self.focus),
             hops: self.hops,
             domain: text(&self.domain),
@@ -65,13 +68,15 @@ impl Params {
         }
     }
 
-    /// The same view with a group opened or closed.
-    fn toggled(&self, key: &str) -> String {
+    /// The same view with a group opened (`open`) or closed.
+    fn toggled(&self, key: &str, open: bool) -> String {
         let mut next = self.clone();
-        if let Some(i) = next.expand.iter().position(|k| k == key) {
-            next.expand.remove(i);
-        } else {
+        next.expand.retain(|k| k != key);
+        next.close.retain(|k| k != key);
+        if open {
             next.expand.push(key.to_owned());
+        } else {
+            next.close.push(key.to_owned());
         }
         next.href()
     }
@@ -102,12 +107,8 @@ pub fn GraphPage() -> impl IntoView {
                     .filter(|w| CALL_WINDOWS.contains(&w.as_str()))
                     .unwrap_or_else(|| "15m".to_owned()),
                 group: get("group"),
-                expand: get("expand")
-                    .split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .take(200)
-                    .collect(),
+                expand: list(&get("expand")),
+                close: list(&get("close")),
                 focus: get("focus"),
                 hops: get("hops").parse().unwrap_or(1).clamp(1, 5),
                 domain: get("domain"),
@@ -200,6 +201,15 @@ fn GraphFilters(params: Params, domains: Vec<String>, owners: Vec<String>) -> im
     }
 }
 
+/// A comma-separated list from the URL, at most 200 items.
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .take(200)
+        .collect()
+}
+
 /// Colour class of an edge by error ratio.
 fn error_class(edge: &GEdge) -> &'static str {
     match edge.error_ratio {
@@ -270,7 +280,7 @@ fn GraphView(page: GraphPageView, params: Params) -> impl IntoView {
             if group.collapsed {
                 return None;
             }
-            let href = params.toggled(&group.key);
+            let href = params.toggled(&group.key, false);
             Some(view! {
                 <g class="group" data-group=group.key.clone()>
                     <rect x=b.x y=b.y width=b.width height=b.height rx="8"/>
@@ -375,7 +385,7 @@ fn node_view(node: &GNode, x: f64, y: f64, width: f64, height: f64, params: &Par
     };
     let (href, aria) = match node.kind.as_str() {
         "cluster" => (
-            Some(params.toggled(node.id.strip_prefix("cluster:").unwrap_or(&node.id))),
+            Some(params.toggled(node.id.strip_prefix("cluster:").unwrap_or(&node.id), true)),
             format!(
                 "Group {}: {} services, {health}; open it",
                 node.label, node.members

@@ -151,7 +151,7 @@ fn EnvironmentTable(env: EnvironmentVersions, filter: String) -> impl IntoView {
         .collect();
     let id = format!("env-{}", env.environment);
     view! {
-        <section aria-labelledby=format!("{id}-title") class="findings">
+        <section aria-labelledby=format!("{id}-title") class="card analysis-section">
             <h2 id=format!("{id}-title")>{format!("Environment {}", env.environment)}</h2>
             <div class="table-scroll" tabindex="0" role="region" aria-label=format!("Versions in {}", env.environment)>
             <table class="compact versions" data-environment=env.environment.clone()>
