@@ -245,7 +245,7 @@ mod tests {
             "{dot}"
         );
         assert!(
-            dot.contains(r#""shop-db" [label="shop-db", shape=cylinder];"#),
+            dot.contains(r#""shop-db" [label="shop-db", shape=cylinder, style="rounded,dashed"];"#),
             "{dot}"
         );
         assert!(dot.trim_end().ends_with('}'));
