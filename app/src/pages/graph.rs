@@ -406,8 +406,12 @@ fn node_view(node: &GNode, x: f64, y: f64, width: f64, height: f64, params: &Par
         <text x=x + width / 2.0 y=y + height / 2.0 + 4.0 text-anchor="middle">{label}</text>
     };
     match href {
+        // Inside a `g`, the macro makes the `a` an SVG link (alone it would be an HTML
+        // one, and its shapes would not render when the page is built in the browser).
         Some(href) => view! {
-            <a href=href class=class data-node=node.id.clone() aria-label=aria>{shape}</a>
+            <g>
+                <a href=href class=class data-node=node.id.clone() aria-label=aria>{shape}</a>
+            </g>
         }
         .into_any(),
         None => view! {

@@ -87,9 +87,10 @@ impl seam_app::api::Architecture for PagesArchitecture {
                         .map(|e| (e.caller.clone(), e.callee.clone())),
                 );
             }
-            // One finding: the graph shows what it concerns (a single service with its
-            // neighbours).
-            let single = (marks.len() == 1).then(|| marks[0].clone());
+            // One finding named by id: the graph shows what it concerns (a single service
+            // with its neighbours); a kind only highlights.
+            let by_id = finding.as_deref().is_some_and(|f| f.contains(':'));
+            let single = (by_id && marks.len() == 1).then(|| marks[0].clone());
             if let Some(observation) = &single {
                 if view.focus.is_none() && view.only.is_none() {
                     match observation.services.as_slice() {
