@@ -362,36 +362,33 @@ impl Model {
                 .map(|(a, b, mode)| (rank[a as usize], rank[b as usize], mode))
                 .collect()
         };
-        let mut order: Vec<usize> = (0..self.edges.len()).collect();
-        order.sort_by_key(|&i| keys[i]);
-        let mut slots: Vec<Option<Edge>> = self.edges.drain(..).map(Some).collect();
-        self.edges = order.into_iter().filter_map(|i| slots[i].take()).collect();
-        let mut merged: Vec<Edge> = Vec::with_capacity(self.edges.len());
-        for edge in self.edges.drain(..) {
-            match merged.last_mut() {
-                Some(last)
-                    if last.caller == edge.caller
-                        && last.callee == edge.callee
-                        && last.mode == edge.mode =>
-                {
-                    last.declared |= edge.declared;
-                    last.observed |= edge.observed;
-                    if last.protocol.is_empty() {
-                        last.protocol = edge.protocol;
-                    }
-                    for api in edge.apis {
-                        if !last.apis.contains(&api) {
-                            last.apis.push(api);
-                        }
-                    }
-                    last.calls += edge.calls;
-                    last.errors += edge.errors;
-                    last.fan_out.add(&edge.fan_out);
-                }
-                _ => merged.push(edge),
+        // In place: the model may hold a million edges, and fresh copies of them cost more
+        // (page faults) than the sort.
+        let mut order: Vec<u32> = (0..self.edges.len() as u32).collect();
+        order.sort_by_key(|&i| keys[i as usize]);
+        permute(&mut self.edges, order);
+        self.edges.dedup_by(|later, first| {
+            if later.caller != first.caller
+                || later.callee != first.callee
+                || later.mode != first.mode
+            {
+                return false;
             }
-        }
-        self.edges = merged;
+            first.declared |= later.declared;
+            first.observed |= later.observed;
+            if first.protocol.is_empty() {
+                first.protocol = std::mem::take(&mut later.protocol);
+            }
+            for api in later.apis.drain(..) {
+                if !first.apis.contains(&api) {
+                    first.apis.push(api);
+                }
+            }
+            first.calls += later.calls;
+            first.errors += later.errors;
+            first.fan_out.add(&later.fan_out);
+            true
+        });
     }
 
     /// A node by name, after [`Model::merge_edges`].
@@ -403,6 +400,23 @@ impl Model {
     }
 }
 
+/// Reorders `items` so that position `p` holds what was at `order[p]`, in place (each
+/// cycle of the permutation followed once).
+fn permute<T>(items: &mut [T], mut order: Vec<u32>) {
+    for start in 0..items.len().min(order.len()) {
+        let mut current = start;
+        loop {
+            let next = order[current] as usize;
+            order[current] = current as u32;
+            if next == start || next == current || next >= items.len() {
+                break;
+            }
+            items.swap(current, next);
+            current = next;
+        }
+    }
+}
+
 fn protocol_name(protocol: seam_catalog::manifest::Protocol) -> &'static str {
     use seam_catalog::manifest::Protocol;
     match protocol {
@@ -410,5 +424,57 @@ fn protocol_name(protocol: seam_catalog::manifest::Protocol) -> &'static str {
         Protocol::Grpc => "grpc",
         Protocol::Event => "event",
         Protocol::Graphql => "graphql",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        let mut items = vec!['a', 'b', 'c', 'd', 'e'];
+        permute(&mut items, vec![2, 0, 1, 4, 3]);
+        assert_eq!(items, ['c', 'a', 'b', 'e', 'd']);
+        let mut same = vec![1, 2, 3];
+        permute(&mut same, vec![0, 1, 2]);
+        assert_eq!(same, [1, 2, 3]);
+    }
+
+    #[test]
+    fn merging_sums_traffic_and_ors_the_flags_in_name_order() {
+        let mut model = Model {
+            edges: vec![
+                Edge::observed("b", "c", Mode::Sync, 2.0),
+                Edge::declared("a", "b", Mode::Sync),
+                Edge::observed("b", "c", Mode::Sync, 3.0),
+                Edge::declared("b", "c", Mode::Sync),
+                Edge::observed("b", "c", Mode::Async, 1.0),
+            ],
+            ..Model::default()
+        };
+        model.merge_edges();
+        let merged: Vec<(&str, &str, Mode, bool, bool, f64)> = model
+            .edges
+            .iter()
+            .map(|e| {
+                (
+                    e.caller.as_str(),
+                    e.callee.as_str(),
+                    e.mode,
+                    e.declared,
+                    e.observed,
+                    e.calls,
+                )
+            })
+            .collect();
+        assert_eq!(
+            merged,
+            [
+                ("a", "b", Mode::Sync, true, false, 0.0),
+                ("b", "c", Mode::Sync, true, true, 5.0),
+                ("b", "c", Mode::Async, false, true, 1.0),
+            ]
+        );
     }
 }
