@@ -430,7 +430,8 @@ fn GraphLegend() -> impl IntoView {
             <li><span class="swatch err-mid"></span>"under 10%"</li>
             <li><span class="swatch err-high"></span>"10% or more"</li>
             <li><span class="swatch highlighted"></span>"highlighted"</li>
-            <li>"dashed: asynchronous · dotted: declared, not observed"</li>
+            <li><span class="swatch unobserved"></span>"declared, not observed"</li>
+            <li>"dashed: asynchronous"</li>
         </ul>
     }
 }
