@@ -6,7 +6,7 @@ use super::tree::{join_path, truncate, Entry, Node, Pos, ScalarKind, Value};
 use crate::validate::{self, Issues};
 
 /// Where findings about one document go.
-pub(crate) struct Cx<'a> {
+pub struct Cx<'a> {
     pub file: &'a str,
     pub document: usize,
     pub diagnostics: &'a mut Vec<Diagnostic>,
@@ -43,20 +43,20 @@ impl Cx<'_> {
 
 /// A string value read from the document, with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Text {
+pub struct Text {
     pub value: String,
     pub pos: Pos,
     pub path: String,
 }
 
 /// A list item: its node and path.
-pub(crate) struct Item<'n> {
+pub struct Item<'n> {
     pub node: &'n Node,
     pub path: String,
 }
 
 /// A mapping being read.
-pub(crate) struct Obj<'n> {
+pub struct Obj<'n> {
     pub path: String,
     /// Where to report a missing field: the key that introduced the mapping, or the
     /// mapping itself for list items and documents.
@@ -187,7 +187,7 @@ impl<'n> Obj<'n> {
 }
 
 /// Reads a scalar as text, or reports what was found instead.
-pub(crate) fn as_text(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Text> {
+pub fn as_text(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Text> {
     match &node.value {
         Value::Scalar(s) if matches!(s.kind, ScalarKind::String | ScalarKind::Number) => {
             Some(Text {
@@ -208,7 +208,7 @@ pub(crate) fn as_text(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Text> 
 }
 
 /// Checks the entity-name rule.
-pub(crate) fn name(cx: &mut Cx<'_>, text: &Text) -> Option<String> {
+pub fn name(cx: &mut Cx<'_>, text: &Text) -> Option<String> {
     let mut issues = Issues::default();
     let name = validate::entity_name(&mut issues, &text.path, Some(&text.value));
     cx.issues(text.pos, issues);
@@ -274,7 +274,7 @@ pub(crate) fn is_http_url(raw: &str) -> bool {
 
 /// Checks that `text` is one of `options`, exactly as the schema's enums say; returns
 /// its index.
-pub(crate) fn one_of(cx: &mut Cx<'_>, text: &Text, options: &[&str]) -> Option<usize> {
+pub fn one_of(cx: &mut Cx<'_>, text: &Text, options: &[&str]) -> Option<usize> {
     let raw = text.value.trim();
     let found = options.iter().position(|o| *o == raw);
     if found.is_none() {
@@ -292,7 +292,7 @@ pub(crate) fn one_of(cx: &mut Cx<'_>, text: &Text, options: &[&str]) -> Option<u
 }
 
 /// The allowed word closest to `word`, if it is a likely typo of it.
-fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
     if word.chars().count() > 64 {
         return None;
     }

@@ -86,11 +86,13 @@
 
 mod backstage;
 mod batch;
-mod fields;
+// `fields` and `tree` are public so other strict YAML formats (the principles' policy
+// file) are read the same way, with the same positions, messages and budgets.
+pub mod fields;
 mod model;
 mod schema;
 mod seam;
-mod tree;
+pub mod tree;
 
 use std::collections::HashSet;
 

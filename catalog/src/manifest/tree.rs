@@ -18,7 +18,7 @@ use serde_saphyr::granit_parser::{ErrorKind, Event, Marker, Parser, ScalarStyle,
 /// copy in one input. Real catalog files copy a handful; an alias bomb needs millions, and
 /// so does anchoring one large list at every level of nesting. (Merge keys move what
 /// their alias copied.)
-pub(crate) const COPY_BUDGET: usize = 100_000;
+pub const COPY_BUDGET: usize = 100_000;
 
 /// Bytes of scalar text that weigh as much as one node in [`COPY_BUDGET`]: aliases copy
 /// at most about 6 MB of text in all.
@@ -26,7 +26,7 @@ const SCALAR_BYTES_PER_NODE: usize = 64;
 
 /// A 1-based line and column in the file, counted in characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub(crate) struct Pos {
+pub struct Pos {
     pub line: usize,
     pub column: usize,
 }
@@ -41,13 +41,13 @@ impl Pos {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Node {
+pub struct Node {
     pub pos: Pos,
     pub value: Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
+pub enum Value {
     Scalar(Scalar),
     Seq(Vec<Node>),
     Map(Vec<Entry>),
@@ -55,13 +55,13 @@ pub(crate) enum Value {
 
 /// A scalar as written, with the type YAML 1.2's core schema gives it.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Scalar {
+pub struct Scalar {
     pub text: String,
     pub kind: ScalarKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ScalarKind {
+pub enum ScalarKind {
     Null,
     Bool,
     Number,
@@ -70,7 +70,7 @@ pub(crate) enum ScalarKind {
 
 /// One `key: value` pair; keys are scalars, kept as text.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Entry {
+pub struct Entry {
     pub key: String,
     pub key_pos: Pos,
     pub value: Node,
@@ -100,7 +100,7 @@ pub(crate) use crate::validate::truncate;
 
 /// One non-empty document of a YAML stream.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Document {
+pub struct Document {
     /// 1-based position in the stream, counting empty documents too.
     pub index: usize,
     pub root: Node,
@@ -108,7 +108,7 @@ pub(crate) struct Document {
 
 /// Why an input could not be read completely.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum TreeError {
+pub enum TreeError {
     #[error("invalid YAML: {0}")]
     Syntax(String),
     #[error("nesting is deeper than {max} levels; at most {max} are allowed")]
@@ -132,7 +132,7 @@ pub(crate) enum TreeError {
 
 /// A problem found while building the tree: where, in which document, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Problem {
+pub struct Problem {
     /// 1-based document index (errors before the first document count as in it).
     pub document: usize,
     pub pos: Pos,
@@ -143,13 +143,13 @@ pub(crate) struct Problem {
 
 /// The documents that were read, and the problems found; a fatal problem is always last.
 #[derive(Debug, Default)]
-pub(crate) struct Parsed {
+pub struct Parsed {
     pub documents: Vec<Document>,
     pub problems: Vec<Problem>,
 }
 
 /// Parses every document of `text`.
-pub(crate) fn parse(text: &str, max_depth: usize, max_documents: usize) -> Parsed {
+pub fn parse(text: &str, max_depth: usize, max_documents: usize) -> Parsed {
     let options = serde_saphyr::granit_parser::options! {
         emit_comments: false,
         // Let our own depth check speak first; the parser's limits are a backstop.
@@ -558,7 +558,7 @@ impl Builder {
 /// comments, anchors or layout choices (two-space indentation, block style, strings
 /// quoted only where YAML needs it). Two documents that differ only in comments or
 /// formatting render the same.
-pub(crate) fn render_yaml(node: &Node) -> String {
+pub fn render_yaml(node: &Node) -> String {
     let mut out = String::new();
     render_node(node, 0, &mut out);
     out
@@ -766,7 +766,7 @@ fn find_duplicate_keys<'n>(
 
 /// Appends `key` to a field path: `spec` + `owner` is `spec.owner`; keys that are not
 /// plain words are quoted: `metadata.annotations["seam.dev/version"]`.
-pub(crate) fn join_path(path: &str, key: &str) -> String {
+pub fn join_path(path: &str, key: &str) -> String {
     let plain = !key.is_empty()
         && key
             .bytes()
