@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
         health: Default::default(),
         traces: Default::default(),
         analysis: Default::default(),
+        principles: Default::default(),
     };
     // Nothing here sends spans: no receivers on the OTLP ports.
     config.collectors.otlp.enabled = false;

@@ -110,6 +110,9 @@ struct FileConfig {
     /// Where the architecture analysis begins to report.
     #[serde(default)]
     analysis: seam_analysis::Thresholds,
+    /// The policy the principles are checked against.
+    #[serde(default)]
+    principles: crate::principles::PrinciplesConfig,
 }
 
 /// Seam's resolved configuration.
@@ -136,6 +139,8 @@ pub struct Config {
     pub traces: TracesConfig,
     /// Thresholds of the architecture analysis (`[analysis]`).
     pub analysis: seam_analysis::Thresholds,
+    /// The policy file (`[principles]`).
+    pub principles: crate::principles::PrinciplesConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +250,7 @@ impl Config {
             health: file.health,
             traces: file.traces,
             analysis: file.analysis,
+            principles: file.principles,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod principles;
 pub mod telemetry;
 pub mod traces;
 
@@ -107,7 +108,17 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         traces.clone(),
         health.clone(),
     );
+    let (policy, policy_source) = principles::load_policy(&config.principles)
+        .map_err(|problems| anyhow::anyhow!("the policy cannot be used:\n{problems}"))?;
+    let principles = principles::Principles::new(
+        policy,
+        policy_source,
+        analysis.clone(),
+        health.clone(),
+        traces.clone(),
+    );
     let state = AppState {
+        principles,
         analysis,
         leptos_options,
         catalog,

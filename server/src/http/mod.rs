@@ -8,6 +8,7 @@ mod architecture;
 mod error;
 mod graph_export;
 mod health_api;
+mod principles_api;
 mod runtime;
 mod signin;
 mod traces_api;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub traces: Arc<crate::traces::Traces>,
     /// The architecture analysis over the catalog and the observed graph.
     pub analysis: Arc<crate::analysis::Analysis>,
+    /// The policy and its evaluation.
+    pub principles: Arc<crate::principles::Principles>,
     /// Whether the OTLP receivers run (`[collectors.otlp] enabled`).
     pub receiving: bool,
     /// Whether the scraper runs (`[collectors.scrape] enabled`).
@@ -93,7 +96,8 @@ pub fn router(state: AppState) -> Router {
                 .merge(health_api::router())
                 .merge(traces_api::router())
                 .merge(analysis_api::router())
-                .merge(analysis_api::versions_router()),
+                .merge(analysis_api::versions_router())
+                .merge(principles_api::router()),
         )
         .route("/register/quick", axum::routing::post(quick_register))
         .route("/signin", get(signin::page).post(signin::submit))

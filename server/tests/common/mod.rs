@@ -46,6 +46,7 @@ impl TestServer {
             health: Default::default(),
             traces: Default::default(),
             analysis: Default::default(),
+            principles: Default::default(),
         };
         // The OTLP receivers on ports of their own too.
         config.collectors.otlp.http_listen = "127.0.0.1:0".parse().unwrap();
