@@ -9,7 +9,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 fn manifest(name: &str, owner: &str, domain: Option<&str>, consumes: &str) -> String {
-    let domain = domain.map(|d| format!("  domain: {d}\n")).unwrap_or_default();
+    let domain = domain
+        .map(|d| format!("  domain: {d}\n"))
+        .unwrap_or_default();
     format!(
         "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  owner: {owner}\n{domain}  lifecycle: production\n  version: 1.0.0\n  consumes:\n    - service: {consumes}\n"
     )
@@ -44,7 +46,9 @@ async fn the_built_in_policy_finds_the_cycle_and_scores_every_service() {
     assert_eq!(policy["source"], "built-in");
     assert_eq!(policy["policy"]["principles"].as_array().unwrap().len(), 8);
 
-    let (status, cycles) = server.get_json("/api/v1/findings?code=SEAM-CYCLE-001").await;
+    let (status, cycles) = server
+        .get_json("/api/v1/findings?code=SEAM-CYCLE-001")
+        .await;
     assert_eq!(status, StatusCode::OK, "{cycles}");
     assert_eq!(cycles["total"], 1, "{cycles:#}");
     let cycle = &cycles["findings"][0];
@@ -56,12 +60,21 @@ async fn the_built_in_policy_finds_the_cycle_and_scores_every_service() {
 
     // payments declares no bounded context; orders does.
     let (_, payments) = server.get_json("/api/v1/findings?service=payments").await;
-    assert!(codes(&payments).contains(&"SEAM-CONTEXT-001".to_owned()), "{payments:#}");
-    let (_, orders) = server.get_json("/api/v1/findings?service=orders&code=SEAM-CONTEXT-001").await;
+    assert!(
+        codes(&payments).contains(&"SEAM-CONTEXT-001".to_owned()),
+        "{payments:#}"
+    );
+    let (_, orders) = server
+        .get_json("/api/v1/findings?service=orders&code=SEAM-CONTEXT-001")
+        .await;
     assert_eq!(orders["total"], 0, "{orders:#}");
 
     let (_, errors) = server.get_json("/api/v1/findings?severity=error").await;
-    assert!(errors["findings"].as_array().unwrap().iter().all(|f| f["severity"] == "error"));
+    assert!(errors["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["severity"] == "error"));
 
     let (status, cards) = server.get_json("/api/v1/scorecards").await;
     assert_eq!(status, StatusCode::OK, "{cards}");
@@ -109,7 +122,8 @@ async fn a_policy_file_replaces_the_built_in_one_and_its_waivers_apply() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.yaml");
     std::fs::write(&path, POLICY).unwrap();
-    let server = TestServer::start_with(|config| config.principles.policy = Some(path.clone())).await;
+    let server =
+        TestServer::start_with(|config| config.principles.policy = Some(path.clone())).await;
     let (status, body) = server.put_manifest(&fleet(), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -130,9 +144,18 @@ async fn a_policy_file_replaces_the_built_in_one_and_its_waivers_apply() {
 async fn a_policy_file_with_mistakes_stops_the_start_saying_where() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("policy.yaml");
-    std::fs::write(&path, POLICY.replace("severity: warning", "severity: fatal")).unwrap();
-    let config = seam_server::principles::PrinciplesConfig { policy: Some(path.clone()) };
+    std::fs::write(
+        &path,
+        POLICY.replace("severity: warning", "severity: fatal"),
+    )
+    .unwrap();
+    let config = seam_server::principles::PrinciplesConfig {
+        policy: Some(path.clone()),
+    };
     let problems = seam_server::principles::load_policy(&config).unwrap_err();
     assert!(problems.contains("policy.yaml:11:"), "{problems}");
-    assert!(problems.contains("spec.principles[0].rules[0].severity"), "{problems}");
+    assert!(
+        problems.contains("spec.principles[0].rules[0].severity"),
+        "{problems}"
+    );
 }
