@@ -101,7 +101,7 @@ async fn findings(
             .evaluated_at
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         policy: evaluation.policy.clone(),
-        totals: evaluation.totals.clone(),
+        totals: evaluation.totals,
         total: matching.len(),
         limit,
         offset,
