@@ -23,8 +23,13 @@ pub enum OutputFormat {
 pub struct LintArgs {
     /// Manifest files (Seam format or Backstage catalog-info.yaml); `-` reads standard
     /// input. A single Backstage file's Location targets are followed
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "policy", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// A policy file (`kind: Policy`) to check as well: its principles, rules, parameters
+    /// and waivers (expired waivers are warnings)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 
     /// Output format
     #[arg(long, value_enum, default_value_t)]
@@ -161,7 +166,48 @@ fn report(linted: &Linted, format: OutputFormat) -> bool {
 
 /// Runs `seam lint`; returns whether every file is valid.
 pub fn lint(args: &LintArgs) -> bool {
-    report(&lint_files(&args.files), args.format)
+    let mut linted = lint_files(&args.files);
+    if let Some(path) = &args.policy {
+        let name = path.display().to_string();
+        let diagnostics = match read_input(&name) {
+            Err(reason) => vec![Diagnostic {
+                severity: Severity::Error,
+                file: name.clone(),
+                document: 0,
+                line: None,
+                column: None,
+                path: String::new(),
+                message: format!("cannot read the file: {reason}"),
+            }],
+            Ok(text) => {
+                let diagnostics = match seam_principles::parse_policy(&name, &text) {
+                    Err(diagnostics) => diagnostics,
+                    Ok(policy) => policy
+                        .expired_waivers(chrono::Utc::now())
+                        .into_iter()
+                        .map(|waiver| Diagnostic {
+                            severity: Severity::Warning,
+                            file: name.clone(),
+                            document: 1,
+                            line: None,
+                            column: None,
+                            path: "spec.waivers".into(),
+                            message: format!(
+                                "the waiver of {} for {:?} expired on {}: it no longer applies",
+                                waiver.code,
+                                waiver.object,
+                                waiver.expires.format("%Y-%m-%d")
+                            ),
+                        })
+                        .collect(),
+                };
+                linted.files.push((name, text));
+                diagnostics
+            }
+        };
+        linted.loaded.diagnostics.extend(diagnostics);
+    }
+    report(&linted, args.format)
 }
 
 /// Runs `seam register`: lints, then sends every document in one request, which the

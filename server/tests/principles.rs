@@ -159,3 +159,41 @@ async fn a_policy_file_with_mistakes_stops_the_start_saying_where() {
         "{problems}"
     );
 }
+
+#[test]
+fn seam_lint_checks_a_policy_file_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yaml");
+    std::fs::write(&good, POLICY).unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        POLICY.replace(
+            "code: SEAM-CYCLE-001\n          severity",
+            "code: SEAM-CYCLE-999\n          severity",
+        ),
+    )
+    .unwrap();
+    let expired = dir.path().join("expired.yaml");
+    std::fs::write(&expired, POLICY.replace("2999-12-31", "2001-01-31")).unwrap();
+    let lint = |path: &std::path::Path| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(["lint", "--policy"])
+            .arg(path)
+            .output()
+            .expect("seam runs");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (code, out) = lint(&good);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = lint(&bad);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("bad.yaml:10:"), "{out}");
+    assert!(out.contains("SEAM-CYCLE-999"), "{out}");
+    let (code, out) = lint(&expired);
+    assert_eq!(code, Some(0), "an expired waiver is a warning: {out}");
+    assert!(out.contains("expired on 2001-0"), "{out}");
+}
