@@ -184,7 +184,6 @@ pub fn lint(args: &LintArgs) -> bool {
                     Err(diagnostics) => diagnostics,
                     Ok(policy) => policy
                         .expired_waivers(chrono::Utc::now())
-                        .into_iter()
                         .map(|waiver| Diagnostic {
                             severity: Severity::Warning,
                             file: name.clone(),
