@@ -420,3 +420,213 @@ fn percent_encode(text: &str) -> String {
     }
     out
 }
+
+/// Output formats of `seam check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum CheckFormat {
+    /// One line per finding, then a summary
+    #[default]
+    Human,
+    /// The findings as the API answers them
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards
+    Sarif,
+}
+
+/// Options of `seam check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Only findings about this service
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// The window of observed calls the findings are judged over, as 15m, 1h or 7d
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+
+    /// Exit 1 when an unwaived finding of this severity or above exists
+    #[arg(long, value_name = "SEVERITY", default_value = "error")]
+    pub fail_on: String,
+
+    /// Seam's base URL
+    #[arg(
+        long,
+        env = "SEAM_SERVER",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub server: String,
+
+    /// Read token of the Seam server, when reads need one
+    #[arg(long, env = "SEAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: CheckFormat,
+}
+
+/// Most findings `seam check` reads (pages of 1,000).
+const MAX_CHECK_FINDINGS: usize = 100_000;
+
+/// Runs `seam check` against a running Seam: the policy's findings, printed; `Ok(true)`
+/// when none at or above `--fail-on` is unwaived, `Err` when it could not evaluate.
+pub async fn check(args: &CheckArgs) -> anyhow::Result<bool> {
+    let Some(fail_on) = seam_principles::Severity::parse(&args.fail_on) else {
+        anyhow::bail!(
+            "--fail-on {:?}: expected info, warning or error",
+            args.fail_on
+        );
+    };
+    let base = format!("{}/api/v1/findings", args.server.trim_end_matches('/'));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let mut findings: Vec<serde_json::Value> = Vec::new();
+    let mut policy;
+    loop {
+        let mut query = vec![format!("limit=1000"), format!("offset={}", findings.len())];
+        if let Some(service) = &args.service {
+            query.push(format!("service={}", percent_encode(service)));
+        }
+        if let Some(window) = &args.window {
+            query.push(format!("window={}", percent_encode(window)));
+        }
+        let url = format!("{base}?{}", query.join("&"));
+        let mut request = client.get(&url);
+        if let Some(token) = &args.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {base}"))?;
+        let status = response.status();
+        let page: serde_json::Value = response
+            .json()
+            .await
+            .with_context(|| format!("{base} answered {status} with a body that is not JSON"))?;
+        if !status.is_success() {
+            anyhow::bail!(
+                "{base} answered {status}: {}",
+                page["error"]["message"].as_str().unwrap_or("?")
+            );
+        }
+        policy = page["policy"].as_str().unwrap_or_default().to_owned();
+        let batch = page["findings"].as_array().cloned().unwrap_or_default();
+        let total = page["total"].as_u64().unwrap_or(0) as usize;
+        let empty = batch.is_empty();
+        findings.extend(batch);
+        if empty || findings.len() >= total || findings.len() >= MAX_CHECK_FINDINGS {
+            break;
+        }
+    }
+    let severity_of = |f: &serde_json::Value| {
+        f["severity"]
+            .as_str()
+            .and_then(seam_principles::Severity::parse)
+            .unwrap_or(seam_principles::Severity::Info)
+    };
+    let waived = |f: &serde_json::Value| !f["waiver"].is_null();
+    let failing = findings
+        .iter()
+        .filter(|f| !waived(f) && severity_of(f) >= fail_on)
+        .count();
+    match args.format {
+        CheckFormat::Json => {
+            let report = serde_json::json!({
+                "ok": failing == 0,
+                "policy": policy,
+                "fail_on": fail_on.as_str(),
+                "failing": failing,
+                "findings": findings,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        CheckFormat::Sarif => println!("{}", serde_json::to_string_pretty(&sarif(&findings))?),
+        CheckFormat::Human => {
+            for f in &findings {
+                let waiver = if waived(f) { " (waived)" } else { "" };
+                println!(
+                    "{} {}: {}{waiver}",
+                    f["severity"].as_str().unwrap_or("?"),
+                    f["code"].as_str().unwrap_or("?"),
+                    f["summary"].as_str().unwrap_or("?"),
+                );
+            }
+            println!(
+                "{}: {} finding(s) of policy {policy:?}, {failing} unwaived at {} or above",
+                if failing == 0 { "ok" } else { "failing" },
+                findings.len(),
+                fail_on.as_str()
+            );
+        }
+    }
+    Ok(failing == 0)
+}
+
+/// The findings as a SARIF 2.1.0 log: one rule per code (with its explanation and
+/// resolution), one result per finding on the services it holds responsible (logical
+/// locations), waived findings as suppressed results.
+fn sarif(findings: &[serde_json::Value]) -> serde_json::Value {
+    use serde_json::json;
+    let level = |severity: &str| match severity {
+        "error" => "error",
+        "warning" => "warning",
+        _ => "note",
+    };
+    let mut codes: Vec<seam_principles::Code> = findings
+        .iter()
+        .filter_map(|f| seam_principles::Code::parse(f["code"].as_str()?))
+        .collect();
+    codes.sort_by_key(|c| c.as_str());
+    codes.dedup();
+    let rules: Vec<serde_json::Value> = codes
+        .iter()
+        .map(|code| {
+            let rule = code.rule();
+            json!({
+                "id": code.as_str(),
+                "name": rule.title,
+                "shortDescription": {"text": rule.title},
+                "fullDescription": {"text": rule.explanation},
+                "help": {"text": rule.resolution},
+                "defaultConfiguration": {"level": level(rule.severity.as_str())},
+                "properties": {"principle": rule.principle},
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = findings
+        .iter()
+        .map(|f| {
+            let mut result = json!({
+                "ruleId": f["code"],
+                "level": level(f["severity"].as_str().unwrap_or("info")),
+                "message": {"text": f["summary"]},
+                "locations": f["objects"].as_array().into_iter().flatten().map(|name| json!({
+                    "logicalLocations": [{"name": name, "kind": "module"}]
+                })).collect::<Vec<_>>(),
+                "partialFingerprints": {"seamFindingId": f["id"]},
+            });
+            if !f["waiver"].is_null() {
+                result["suppressions"] = json!([{
+                    "kind": "external",
+                    "justification": f["waiver"]["reason"],
+                }]);
+            }
+            result
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "seam",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use seam_server::cli::{LintArgs, RegisterArgs, VersionQuestion, VersionQuestionArgs};
+use seam_server::cli::{CheckArgs, LintArgs, RegisterArgs, VersionQuestion, VersionQuestionArgs};
 use seam_server::config::{Config, ServeArgs};
 
 /// mimalloc: Seam allocates many small blocks per span and frees them on another thread;
@@ -38,6 +38,9 @@ enum Command {
     /// Asks a Seam server whether nothing calls a version any more; exits 0 for yes, 1
     /// for no, 2 when the question could not be asked
     CanRetire(VersionQuestionArgs),
+    /// Asks a Seam server for its policy's findings; exits 0 when none at or above
+    /// --fail-on is unwaived, 1 when some are, 2 when it could not evaluate
+    Check(CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Some(Command::Register(args)) => register(&args),
         Some(Command::CanDeploy(args)) => return ask(VersionQuestion::CanDeploy, &args),
         Some(Command::CanRetire(args)) => return ask(VersionQuestion::CanRetire, &args),
+        Some(Command::Check(args)) => return check(&args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -92,6 +96,23 @@ fn ask(question: VersionQuestion, args: &VersionQuestionArgs) -> ExitCode {
         .build()
         .map_err(anyhow::Error::from)
         .and_then(|runtime| runtime.block_on(seam_server::cli::ask_version(question, args)));
+    match answer {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("seam: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `seam check`: 0 passes, 1 fails, 2 could not evaluate.
+fn check(args: &CheckArgs) -> ExitCode {
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(seam_server::cli::check(args)));
     match answer {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

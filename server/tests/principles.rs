@@ -197,3 +197,105 @@ fn seam_lint_checks_a_policy_file_offline() {
     assert_eq!(code, Some(0), "an expired waiver is a warning: {out}");
     assert!(out.contains("expired on 2001-0"), "{out}");
 }
+
+/// Runs `seam <args>`; returns the exit code and standard output.
+async fn seam(args: Vec<String>) -> (i32, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(&args)
+            .env_remove("SEAM_SERVER")
+            .env_remove("SEAM_TOKEN")
+            .output()
+            .expect("seam runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn seam_check_fails_a_pipeline_on_unwaived_findings_and_speaks_sarif() {
+    let server = TestServer::start().await;
+    let (status, body) = server.put_manifest(&fleet(), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let args = |extra: &[&str]| {
+        let mut args = vec![
+            "check".to_owned(),
+            "--server".to_owned(),
+            server.base.clone(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args
+    };
+    // The cycle is an error of the built-in policy.
+    let (code, out) = seam(args(&[])).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("error SEAM-CYCLE-001: "), "{out}");
+    assert!(out.contains("failing: "), "{out}");
+    let (code, out) = seam(args(&["--format", "sarif"])).await;
+    assert_eq!(code, 1, "{out}");
+    let sarif: Value = serde_json::from_str(&out).expect("SARIF is JSON");
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "seam");
+    assert!(run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == "SEAM-CYCLE-001" && r["help"]["text"].is_string()));
+    let result = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "SEAM-CYCLE-001")
+        .expect("the cycle is a result");
+    assert_eq!(result["level"], "error");
+    assert_eq!(
+        result["locations"][0]["logicalLocations"][0]["name"],
+        "orders"
+    );
+    let (code, out) = seam(args(&["--format", "json"])).await;
+    assert_eq!(code, 1, "{out}");
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["ok"], false);
+    assert!(json["failing"].as_u64().unwrap() >= 1);
+
+    let (code, _) = seam(args(&["--fail-on", "fatal"])).await;
+    assert_eq!(code, 2, "a bad threshold: not evaluated");
+    let (code, _) = seam(vec![
+        "check".into(),
+        "--server".into(),
+        "http://127.0.0.1:1".into(),
+    ])
+    .await;
+    assert_eq!(code, 2, "an unreachable server: not evaluated");
+}
+
+#[tokio::test]
+async fn seam_check_passes_when_the_only_finding_is_waived() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(
+        &path,
+        POLICY.replace("severity: warning", "severity: error"),
+    )
+    .unwrap();
+    let server =
+        TestServer::start_with(|config| config.principles.policy = Some(path.clone())).await;
+    let (status, body) = server.put_manifest(&fleet(), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (code, out) = seam(vec![
+        "check".into(),
+        "--server".into(),
+        server.base.clone(),
+        "--fail-on".into(),
+        "info".into(),
+    ])
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("(waived)"), "{out}");
+    assert!(out.starts_with("error SEAM-CYCLE-001"), "{out}");
+}
