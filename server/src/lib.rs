@@ -153,6 +153,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let mut background = seam_collectors::spawn(&config.collectors, &cx, catalog_targets);
     drop(cx);
     background.spawn(ingest::run(batches, state.catalog.clone()));
+    background.spawn(principles::watch_policy(
+        state.principles.clone(),
+        config.principles.clone(),
+        shutdown.subscribe(),
+    ));
     if config
         .collectors
         .discovery

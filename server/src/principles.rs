@@ -20,11 +20,23 @@ use crate::health::Health;
 use crate::traces::Traces;
 
 /// `[principles]` in seam.toml.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PrinciplesConfig {
     /// A policy file (YAML, `kind: Policy`); the built-in default policy without one.
     pub policy: Option<PathBuf>,
+    /// How often the policy file is looked at for changes, in seconds (0: never); a
+    /// changed file is read again, and a file with mistakes leaves the policy as it was.
+    pub reload_secs: u64,
+}
+
+impl Default for PrinciplesConfig {
+    fn default() -> PrinciplesConfig {
+        PrinciplesConfig {
+            policy: None,
+            reload_secs: 5,
+        }
+    }
 }
 
 /// Where the policy in effect came from.
@@ -70,10 +82,18 @@ fn read_limited(path: &Path) -> Result<String, String> {
     Ok(text)
 }
 
+/// The policy in effect, and what became of the last attempt to read it again.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub policy: Arc<Policy>,
+    pub source: PolicySource,
+    /// Why the file's newest version is not in effect, when it has mistakes.
+    pub reload_error: Option<String>,
+}
+
 /// The principles engine of one server.
 pub struct Principles {
-    policy: Policy,
-    source: PolicySource,
+    loaded: std::sync::RwLock<Loaded>,
     analysis: Arc<Analysis>,
     health: Arc<Health>,
     traces: Arc<Traces>,
@@ -88,20 +108,52 @@ impl Principles {
         traces: Arc<Traces>,
     ) -> Arc<Principles> {
         Arc::new(Principles {
-            policy,
-            source,
+            loaded: std::sync::RwLock::new(Loaded {
+                policy: Arc::new(policy),
+                source,
+                reload_error: None,
+            }),
             analysis,
             health,
             traces,
         })
     }
 
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+    /// The policy in effect, where it came from, and any reload problem.
+    pub fn loaded(&self) -> Loaded {
+        self.loaded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
-    pub fn source(&self) -> &PolicySource {
-        &self.source
+    /// Reads the policy file again: in effect when valid, else the problems are kept
+    /// beside the previous policy. Returns whether the policy changed.
+    pub fn reload(&self, config: &PrinciplesConfig) -> bool {
+        let result = load_policy(config);
+        let mut loaded = self
+            .loaded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok((policy, source)) => {
+                let changed = *loaded.policy != policy;
+                *loaded = Loaded {
+                    policy: Arc::new(policy),
+                    source,
+                    reload_error: None,
+                };
+                if changed {
+                    tracing::info!(policy = %loaded.policy.name, "policy reloaded");
+                }
+                changed
+            }
+            Err(problems) => {
+                tracing::warn!(%problems, "the changed policy file has mistakes; the previous policy stays in effect");
+                loaded.reload_error = Some(problems);
+                false
+            }
+        }
     }
 
     /// The policy evaluated over the last `window` seconds.
@@ -214,6 +266,43 @@ impl Principles {
             .timestamp_opt(self.traces.now(), 0)
             .single()
             .unwrap_or_default();
-        Ok(evaluate(&self.policy, &inputs, now))
+        let policy = self.loaded().policy;
+        Ok(evaluate(&policy, &inputs, now))
+    }
+}
+
+/// Looks at the policy file every `reload_secs` and reads it again when its length or
+/// modification time changed, until shutdown.
+pub async fn watch_policy(
+    principles: Arc<Principles>,
+    config: PrinciplesConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let Some(path) = config.policy.clone() else {
+        return;
+    };
+    if config.reload_secs == 0 {
+        return;
+    }
+    let stamp = |path: &Path| {
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
+    let mut seen = stamp(&path);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(config.reload_secs));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = stamp(&path);
+        if now != seen {
+            seen = now;
+            let principles = principles.clone();
+            let config = config.clone();
+            let _ = tokio::task::spawn_blocking(move || principles.reload(&config)).await;
+        }
     }
 }

@@ -151,6 +151,7 @@ async fn a_policy_file_with_mistakes_stops_the_start_saying_where() {
     .unwrap();
     let config = seam_server::principles::PrinciplesConfig {
         policy: Some(path.clone()),
+        ..Default::default()
     };
     let problems = seam_server::principles::load_policy(&config).unwrap_err();
     assert!(problems.contains("policy.yaml:11:"), "{problems}");
@@ -298,4 +299,54 @@ async fn seam_check_passes_when_the_only_finding_is_waived() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("(waived)"), "{out}");
     assert!(out.starts_with("error SEAM-CYCLE-001"), "{out}");
+}
+
+/// Polls the policy until `done` holds.
+async fn policy_until(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        let (_, policy) = server.get_json("/api/v1/policy").await;
+        if done(&policy) {
+            return policy;
+        }
+        last = policy;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the policy never got there: {last:#}");
+}
+
+#[tokio::test]
+async fn a_changed_policy_file_is_read_again_and_a_broken_one_keeps_the_last_good() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.yaml");
+    std::fs::write(&path, POLICY).unwrap();
+    let server = TestServer::start_with(|config| {
+        config.principles.policy = Some(path.clone());
+        config.principles.reload_secs = 1;
+    })
+    .await;
+    let (_, policy) = server.get_json("/api/v1/policy").await;
+    assert_eq!(policy["policy"]["name"], "ours");
+
+    std::fs::write(&path, POLICY.replace("name: ours", "name: ours-revised")).unwrap();
+    let policy = policy_until(&server, |p| p["policy"]["name"] == "ours-revised").await;
+    assert!(policy["reload_error"].is_null(), "{policy:#}");
+
+    std::fs::write(
+        &path,
+        POLICY.replace("severity: warning", "severity: fatal-ish"),
+    )
+    .unwrap();
+    let policy = policy_until(&server, |p| p["reload_error"].is_string()).await;
+    assert_eq!(
+        policy["policy"]["name"], "ours-revised",
+        "the last good policy stays"
+    );
+    assert!(
+        policy["reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("policy.yaml:11:"),
+        "{policy:#}"
+    );
 }

@@ -189,17 +189,20 @@ async fn scorecards(
 struct PolicyJson<'a> {
     /// `built-in`, or the file it was read from.
     source: String,
+    /// Why the file's newest version is not in effect (it has mistakes), if so.
+    reload_error: Option<&'a str>,
     policy: &'a Policy,
 }
 
 /// `GET /api/v1/policy`: the principles in effect, their rules with parameters, the
 /// waivers, and where the policy came from.
 async fn policy(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let principles = &state.principles;
+    let loaded = state.principles.loaded();
     Json(
         serde_json::to_value(PolicyJson {
-            source: principles.source().describe(),
-            policy: principles.policy(),
+            source: loaded.source.describe(),
+            reload_error: loaded.reload_error.as_deref(),
+            policy: &loaded.policy,
         })
         .unwrap_or_default(),
     )
