@@ -18,6 +18,59 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Which Seam server a command talks to, and with which token.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// Seam's base URL
+    #[arg(
+        long,
+        env = "SEAM_SERVER",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub server: String,
+
+    /// API token of the Seam server (reads need one only when read tokens are set)
+    #[arg(long, env = "SEAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl Remote {
+    /// The URL of an API path on the server.
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.trim_end_matches('/'))
+    }
+
+    /// GETs a JSON answer: `Err` when the server cannot be reached, answers an error
+    /// status (its message included) or something that is not JSON.
+    async fn get_json(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut request = client.get(url);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status();
+        let answer: serde_json::Value = response
+            .json()
+            .await
+            .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
+        if !status.is_success() {
+            anyhow::bail!(
+                "{url} answered {status}: {}",
+                answer["error"]["message"].as_str().unwrap_or("?")
+            );
+        }
+        Ok(answer)
+    }
+}
+
 /// Options of `seam lint`.
 #[derive(Debug, Clone, Args)]
 pub struct LintArgs {
@@ -43,18 +96,8 @@ pub struct RegisterArgs {
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
-    /// Seam's base URL
-    #[arg(
-        long,
-        env = "SEAM_SERVER",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub server: String,
-
-    /// API token of the Seam server
-    #[arg(long, env = "SEAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub remote: Remote,
 
     /// Output format
     #[arg(long, value_enum, default_value_t)]
@@ -224,7 +267,7 @@ pub async fn register(args: &RegisterArgs) -> anyhow::Result<bool> {
         .map(|(_, text)| text.trim_end().trim_end_matches("---").trim_end())
         .collect::<Vec<_>>()
         .join("\n---\n");
-    let url = format!("{}/api/v1/manifests", args.server.trim_end_matches('/'));
+    let url = args.remote.url("/api/v1/manifests");
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
@@ -233,7 +276,7 @@ pub async fn register(args: &RegisterArgs) -> anyhow::Result<bool> {
         .header("content-type", "application/yaml")
         .header("x-seam-source", "cli")
         .body(body);
-    if let Some(token) = &args.token {
+    if let Some(token) = &args.remote.token {
         request = request.bearer_auth(token);
     }
     let response = request
@@ -305,18 +348,8 @@ pub struct VersionQuestionArgs {
     #[arg(long, value_name = "DURATION")]
     pub window: Option<String>,
 
-    /// Seam's base URL
-    #[arg(
-        long,
-        env = "SEAM_SERVER",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub server: String,
-
-    /// Read token of the Seam server, when reads need one
-    #[arg(long, env = "SEAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub remote: Remote,
 
     /// Output format
     #[arg(long, value_enum, default_value_t)]
@@ -341,10 +374,7 @@ pub async fn ask_version(
         VersionQuestion::CanDeploy => "can-deploy",
         VersionQuestion::CanRetire => "can-retire",
     };
-    let url = format!(
-        "{}/api/v1/versions/{path}",
-        args.server.trim_end_matches('/')
-    );
+    let url = args.remote.url(&format!("/api/v1/versions/{path}"));
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
@@ -360,25 +390,10 @@ pub async fn ask_version(
         .iter()
         .map(|(key, value)| format!("{key}={}", percent_encode(value)))
         .collect();
-    let mut request = client.get(format!("{url}?{}", encoded.join("&")));
-    if let Some(token) = &args.token {
-        request = request.bearer_auth(token);
-    }
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status();
-    let answer: serde_json::Value = response
-        .json()
-        .await
-        .with_context(|| format!("{url} answered {status} with a body that is not JSON"))?;
-    if !status.is_success() {
-        anyhow::bail!(
-            "{url} answered {status}: {}",
-            answer["error"]["message"].as_str().unwrap_or("?")
-        );
-    }
+    let answer = args
+        .remote
+        .get_json(&client, &format!("{url}?{}", encoded.join("&")))
+        .await?;
     let Some(ok) = answer["ok"].as_bool() else {
         anyhow::bail!("{url} answered without an \"ok\" field");
     };
@@ -448,18 +463,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SEVERITY", default_value = "error")]
     pub fail_on: String,
 
-    /// Seam's base URL
-    #[arg(
-        long,
-        env = "SEAM_SERVER",
-        value_name = "URL",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    pub server: String,
-
-    /// Read token of the Seam server, when reads need one
-    #[arg(long, env = "SEAM_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[command(flatten)]
+    pub remote: Remote,
 
     /// Output format
     #[arg(long, value_enum, default_value_t)]
@@ -478,7 +483,7 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<bool> {
             args.fail_on
         );
     };
-    let base = format!("{}/api/v1/findings", args.server.trim_end_matches('/'));
+    let base = args.remote.url("/api/v1/findings");
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
@@ -492,26 +497,10 @@ pub async fn check(args: &CheckArgs) -> anyhow::Result<bool> {
         if let Some(window) = &args.window {
             query.push(format!("window={}", percent_encode(window)));
         }
-        let url = format!("{base}?{}", query.join("&"));
-        let mut request = client.get(&url);
-        if let Some(token) = &args.token {
-            request = request.bearer_auth(token);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {base}"))?;
-        let status = response.status();
-        let page: serde_json::Value = response
-            .json()
-            .await
-            .with_context(|| format!("{base} answered {status} with a body that is not JSON"))?;
-        if !status.is_success() {
-            anyhow::bail!(
-                "{base} answered {status}: {}",
-                page["error"]["message"].as_str().unwrap_or("?")
-            );
-        }
+        let page = args
+            .remote
+            .get_json(&client, &format!("{base}?{}", query.join("&")))
+            .await?;
         policy = page["policy"].as_str().unwrap_or_default().to_owned();
         let batch = page["findings"].as_array().cloned().unwrap_or_default();
         let total = page["total"].as_u64().unwrap_or(0) as usize;

@@ -91,28 +91,22 @@ fn register(args: &RegisterArgs) -> anyhow::Result<bool> {
 
 /// `seam can-deploy` and `seam can-retire`: 0 yes, 1 no, 2 the question could not be asked.
 fn ask(question: VersionQuestion, args: &VersionQuestionArgs) -> ExitCode {
-    let answer = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(seam_server::cli::ask_version(question, args)));
-    match answer {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(err) => {
-            eprintln!("seam: {err:#}");
-            ExitCode::from(2)
-        }
-    }
+    answer(seam_server::cli::ask_version(question, args))
 }
 
 /// `seam check`: 0 passes, 1 fails, 2 could not evaluate.
 fn check(args: &CheckArgs) -> ExitCode {
+    answer(seam_server::cli::check(args))
+}
+
+/// Runs a question to a server: 0 for yes, 1 for no, 2 when it could not be asked
+/// (FORMATS.md's exit codes).
+fn answer(question: impl std::future::Future<Output = anyhow::Result<bool>>) -> ExitCode {
     let answer = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(seam_server::cli::check(args)));
+        .and_then(|runtime| runtime.block_on(question));
     match answer {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
