@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{run_seam, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -94,24 +94,6 @@ fn search_calls_pricing(trace: &str) -> Value {
     ]})
 }
 
-async fn post_spans(server: &TestServer, body: &Value) {
-    let addr = server
-        .running
-        .otlp
-        .as_ref()
-        .expect("receivers run")
-        .http_addr;
-    let response = server
-        .client
-        .post(format!("http://{addr}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
 /// Waits until the observed graph holds an edge from `caller` to `callee`.
 async fn until_observed(server: &TestServer, caller: &str, callee: &str) {
     for _ in 0..100 {
@@ -143,11 +125,10 @@ async fn the_analysis_reports_cycles_shared_datastores_crossings_and_drift() {
     let server = TestServer::start().await;
     let (status, body) = server.put_manifest(&fleet(), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    post_spans(
-        &server,
-        &search_calls_pricing("0af7651916cd43dd8448eb211c80319c"),
-    )
-    .await;
+    let (status, _) = server
+        .post_spans(&search_calls_pricing("0af7651916cd43dd8448eb211c80319c"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     until_observed(&server, "search", "pricing").await;
 
     let (status, cycles) = server.get_json("/api/v1/analysis/cycles").await;
@@ -254,24 +235,6 @@ async fn the_graph_exports_as_dot_and_mermaid() {
     assert_eq!(json, explicit);
 }
 
-/// Runs `seam <args>` against the test server; returns the exit code and standard output.
-async fn seam(args: Vec<String>) -> (i32, String) {
-    tokio::task::spawn_blocking(move || {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
-            .args(&args)
-            .env_remove("SEAM_SERVER")
-            .env_remove("SEAM_TOKEN")
-            .output()
-            .expect("seam runs");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
 fn ask(
     command: &str,
     server: &str,
@@ -299,11 +262,10 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
     let server = TestServer::start().await;
     let (status, body) = server.put_manifest(&fleet(), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    post_spans(
-        &server,
-        &search_calls_pricing("0af7651916cd43dd8448eb211c80319d"),
-    )
-    .await;
+    let (status, _) = server
+        .post_spans(&search_calls_pricing("0af7651916cd43dd8448eb211c80319d"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     until_observed(&server, "search", "pricing").await;
 
     let (status, matrix) = server
@@ -394,7 +356,7 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
     }
 
     // The same questions from a CI pipeline: exit 0 yes, 1 no, 2 not asked.
-    let (code, out) = seam(ask(
+    let (code, out) = run_seam(ask(
         "can-deploy",
         &server.base,
         "payments",
@@ -407,17 +369,17 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
         out.starts_with("payments 4.0.0 can be deployed to default"),
         "{out}"
     );
-    let (code, out) = seam(ask("can-deploy", &server.base, "pricing", "3.0.0", "prod")).await;
+    let (code, out) = run_seam(ask("can-deploy", &server.base, "pricing", "3.0.0", "prod")).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("blocks: "), "{out}");
-    let (code, out) = seam(ask("can-retire", &server.base, "pricing", "2.3.0", "prod")).await;
+    let (code, out) = run_seam(ask("can-retire", &server.base, "pricing", "2.3.0", "prod")).await;
     assert_eq!(code, 0, "{out}");
     let mut json = ask("can-retire", &server.base, "pricing", "2.4.0", "prod");
     json.extend(["--format".to_owned(), "json".to_owned()]);
-    let (code, out) = seam(json).await;
+    let (code, out) = run_seam(json).await;
     assert_eq!(code, 1, "{out}");
     assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["ok"], false);
-    let (code, _) = seam(ask(
+    let (code, _) = run_seam(ask(
         "can-deploy",
         "http://127.0.0.1:1",
         "pricing",
@@ -429,6 +391,6 @@ async fn the_version_matrix_and_can_deploy_and_can_retire() {
         code, 2,
         "an unreachable server: the question could not be asked"
     );
-    let (code, _) = seam(vec!["can-deploy".into(), "--service".into(), "x".into()]).await;
+    let (code, _) = run_seam(vec!["can-deploy".into(), "--service".into(), "x".into()]).await;
     assert_eq!(code, 2, "a usage error");
 }

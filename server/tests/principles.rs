@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{run_seam, TestServer};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -199,24 +199,6 @@ fn seam_lint_checks_a_policy_file_offline() {
     assert!(out.contains("expired on 2001-0"), "{out}");
 }
 
-/// Runs `seam <args>`; returns the exit code and standard output.
-async fn seam(args: Vec<String>) -> (i32, String) {
-    tokio::task::spawn_blocking(move || {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
-            .args(&args)
-            .env_remove("SEAM_SERVER")
-            .env_remove("SEAM_TOKEN")
-            .output()
-            .expect("seam runs");
-        (
-            output.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test]
 async fn seam_check_fails_a_pipeline_on_unwaived_findings_and_speaks_sarif() {
     let server = TestServer::start().await;
@@ -232,11 +214,11 @@ async fn seam_check_fails_a_pipeline_on_unwaived_findings_and_speaks_sarif() {
         args
     };
     // The cycle is an error of the built-in policy.
-    let (code, out) = seam(args(&[])).await;
+    let (code, out) = run_seam(args(&[])).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("error SEAM-CYCLE-001: "), "{out}");
     assert!(out.contains("failing: "), "{out}");
-    let (code, out) = seam(args(&["--format", "sarif"])).await;
+    let (code, out) = run_seam(args(&["--format", "sarif"])).await;
     assert_eq!(code, 1, "{out}");
     let sarif: Value = serde_json::from_str(&out).expect("SARIF is JSON");
     assert_eq!(sarif["version"], "2.1.0");
@@ -258,15 +240,15 @@ async fn seam_check_fails_a_pipeline_on_unwaived_findings_and_speaks_sarif() {
         result["locations"][0]["logicalLocations"][0]["name"],
         "orders"
     );
-    let (code, out) = seam(args(&["--format", "json"])).await;
+    let (code, out) = run_seam(args(&["--format", "json"])).await;
     assert_eq!(code, 1, "{out}");
     let json: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["ok"], false);
     assert!(json["failing"].as_u64().unwrap() >= 1);
 
-    let (code, _) = seam(args(&["--fail-on", "fatal"])).await;
+    let (code, _) = run_seam(args(&["--fail-on", "fatal"])).await;
     assert_eq!(code, 2, "a bad threshold: not evaluated");
-    let (code, _) = seam(vec![
+    let (code, _) = run_seam(vec![
         "check".into(),
         "--server".into(),
         "http://127.0.0.1:1".into(),
@@ -288,7 +270,7 @@ async fn seam_check_passes_when_the_only_finding_is_waived() {
         TestServer::start_with(|config| config.principles.policy = Some(path.clone())).await;
     let (status, body) = server.put_manifest(&fleet(), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (code, out) = seam(vec![
+    let (code, out) = run_seam(vec![
         "check".into(),
         "--server".into(),
         server.base.clone(),

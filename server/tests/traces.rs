@@ -69,25 +69,6 @@ fn request(trace: &str) -> Value {
 const SHOP: &str = "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: shop\nspec:\n  owner: team-a\n  domain: sales\n  lifecycle: production\n  version: 1.4.0\n  consumes:\n    - service: cart\n    - service: lost\n    - service: payments\n";
 const CART: &str = "apiVersion: seam.dev/v1\nkind: Service\nmetadata:\n  name: cart\nspec:\n  owner: team-b\n  domain: sales\n  lifecycle: production\n  version: 2.0.1\n  instances:\n    - baseUrl: http://127.0.0.1:9101\n  datastores:\n    - name: orders-db\n      kind: postgresql\n";
 
-async fn post_spans(server: &TestServer, body: &Value) -> (StatusCode, Value) {
-    let addr = server
-        .running
-        .otlp
-        .as_ref()
-        .expect("receivers run")
-        .http_addr;
-    let response = server
-        .client
-        .post(format!("http://{addr}/v1/traces"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Polls the graph until `done` holds (spans are paired off the request path).
 async fn graph_until(server: &TestServer, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
@@ -118,7 +99,9 @@ async fn spans_become_edges_with_versions_drift_and_propagation() {
         let (status, body) = server.put_manifest(manifest, None).await;
         assert!(status.is_success(), "{body}");
     }
-    let (status, body) = post_spans(&server, &request("0af7651916cd43dd8448eb211c80319c")).await;
+    let (status, body) = server
+        .post_spans(&request("0af7651916cd43dd8448eb211c80319c"))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["partialSuccess"], Value::Null, "{body}");
 
@@ -231,7 +214,9 @@ async fn spans_become_edges_with_versions_drift_and_propagation() {
 #[tokio::test]
 async fn edges_are_written_on_stop_and_read_back_from_the_store() {
     let server = TestServer::start().await;
-    let (status, _) = post_spans(&server, &request("1af7651916cd43dd8448eb211c80319c")).await;
+    let (status, _) = server
+        .post_spans(&request("1af7651916cd43dd8448eb211c80319c"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     graph_until(&server, "/api/v1/graph?source=observed", |g| {
         edge(g, "shop", "cart").is_some()
@@ -272,7 +257,7 @@ async fn calls_that_reach_a_service_by_address_are_its_calls() {
             span(t, "1000000000000002", "1000000000000001", 3, http_client(9101)),
         ]}]}
     ]});
-    let (status, _) = post_spans(&server, &body).await;
+    let (status, _) = server.post_spans(&body).await;
     assert_eq!(status, StatusCode::OK);
     let calls = graph_until(&server, "/api/v1/services/cart/calls", |c| {
         c["callers"].as_array().is_some_and(|callers| {

@@ -106,6 +106,22 @@ impl TestServer {
         .await
     }
 
+    /// Posts OTLP/JSON spans to the server's OTLP/HTTP receiver; the status and the
+    /// JSON answer.
+    pub async fn post_spans(&self, body: &Value) -> (StatusCode, Value) {
+        let addr = self.running.otlp.as_ref().expect("receivers run").http_addr;
+        let response = self
+            .client
+            .post(format!("http://{addr}/v1/traces"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
         let response = self.client.get(self.url(path)).send().await.unwrap();
         let status = response.status();
@@ -258,4 +274,23 @@ pub async fn register_pay_and_cart(server: &TestServer, pay: &Exporter, cart: &E
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Runs the `seam` binary with `args` (no `SEAM_SERVER` or `SEAM_TOKEN` from the
+/// environment); its exit code and standard output.
+pub async fn run_seam(args: Vec<String>) -> (i32, String) {
+    tokio::task::spawn_blocking(move || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_seam"))
+            .args(&args)
+            .env_remove("SEAM_SERVER")
+            .env_remove("SEAM_TOKEN")
+            .output()
+            .expect("seam runs");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
 }
