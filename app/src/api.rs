@@ -389,13 +389,64 @@ pub async fn graph_page(
     finding: Option<String>,
 ) -> Result<crate::dto::GraphPageView, ServerFnError> {
     check_call_window(&window)?;
-    if view.hops > 5 {
-        return Err(ServerFnError::new("hops: at most 5"));
-    }
+    check_graph_view(&view, finding.as_deref())?;
     architecture()?
         .graph(window, view, finding)
         .await
         .map_err(internal)
+}
+
+/// Bounds on what a client may ask of the graph: its lists and texts come from the URL
+/// (or any client), and each costs work on the server.
+#[cfg(feature = "ssr")]
+fn check_graph_view(
+    view: &seam_analysis::layout::View,
+    finding: Option<&str>,
+) -> Result<(), ServerFnError> {
+    const MAX_TEXT: usize = 200;
+    const MAX_LIST: usize = 1000;
+    if view.hops > 5 {
+        return Err(ServerFnError::new("hops: at most 5"));
+    }
+    if view.collapse_above > 2000 {
+        return Err(ServerFnError::new("collapse_above: at most 2000"));
+    }
+    let lists = [
+        ("expanded", view.expanded.len()),
+        ("collapsed", view.collapsed.len()),
+        ("only", view.only.as_ref().map_or(0, Vec::len)),
+        ("highlight", view.highlight.len()),
+    ];
+    if let Some((name, _)) = lists.iter().find(|(_, n)| *n > MAX_LIST) {
+        return Err(ServerFnError::new(format!(
+            "{name}: at most {MAX_LIST} items"
+        )));
+    }
+    let texts = [
+        &view.focus,
+        &view.domain,
+        &view.owner,
+        &view.health,
+        &view.search,
+    ];
+    let long_list_item = view
+        .expanded
+        .iter()
+        .chain(&view.collapsed)
+        .chain(view.only.iter().flatten())
+        .chain(view.highlight.iter().flat_map(|(a, b)| [a, b]))
+        .any(|s| s.len() > MAX_TEXT);
+    if long_list_item
+        || texts
+            .iter()
+            .any(|t| t.as_ref().is_some_and(|t| t.len() > MAX_TEXT))
+        || finding.is_some_and(|f| f.len() > 2 * MAX_TEXT)
+    {
+        return Err(ServerFnError::new(format!(
+            "names and texts of the graph view: at most {MAX_TEXT} characters"
+        )));
+    }
+    Ok(())
 }
 
 /// The version matrix, and a can-deploy or can-retire answer when asked.
