@@ -91,9 +91,14 @@ pub struct Loaded {
     pub reload_error: Option<String>,
 }
 
+type EvaluationCache =
+    std::collections::HashMap<i64, (Arc<crate::analysis::Computed>, Arc<Policy>, Arc<Evaluation>)>;
+
 /// The principles engine of one server.
 pub struct Principles {
     loaded: std::sync::RwLock<Loaded>,
+    /// The last evaluation per window, with the analysis run and policy it came from.
+    cache: tokio::sync::Mutex<EvaluationCache>,
     analysis: Arc<Analysis>,
     health: Arc<Health>,
     traces: Arc<Traces>,
@@ -113,6 +118,7 @@ impl Principles {
                 source,
                 reload_error: None,
             }),
+            cache: tokio::sync::Mutex::new(EvaluationCache::new()),
             analysis,
             health,
             traces,
@@ -156,9 +162,32 @@ impl Principles {
         }
     }
 
-    /// The policy evaluated over the last `window` seconds.
-    pub async fn evaluate(&self, window: i64) -> Result<Evaluation, StoreError> {
+    /// The policy evaluated over the last `window` seconds: kept while the analysis run
+    /// and the policy it was computed from are the same (so at most once a minute per
+    /// window, like the analysis, however often pages and pipelines ask).
+    pub async fn evaluate(&self, window: i64) -> Result<Arc<Evaluation>, StoreError> {
         let computed = self.analysis.current(window).await?;
+        let policy = self.loaded().policy;
+        let mut cache = self.cache.lock().await;
+        if let Some((run, of, evaluation)) = cache.get(&window) {
+            if Arc::ptr_eq(run, &computed) && Arc::ptr_eq(of, &policy) {
+                return Ok(evaluation.clone());
+            }
+        }
+        let evaluation = Arc::new(self.evaluate_run(&computed, &policy, window));
+        if cache.len() >= 8 && !cache.contains_key(&window) {
+            cache.clear();
+        }
+        cache.insert(window, (computed, policy, evaluation.clone()));
+        Ok(evaluation)
+    }
+
+    fn evaluate_run(
+        &self,
+        computed: &crate::analysis::Computed,
+        policy: &Policy,
+        window: i64,
+    ) -> Evaluation {
         let snapshot = &computed.snapshot;
         let targets = self.health.targets();
         let standard = self.health.standard_metrics();
@@ -266,8 +295,7 @@ impl Principles {
             .timestamp_opt(self.traces.now(), 0)
             .single()
             .unwrap_or_default();
-        let policy = self.loaded().policy;
-        Ok(evaluate(&policy, &inputs, now))
+        evaluate(policy, &inputs, now)
     }
 }
 
